@@ -1,0 +1,1 @@
+//! Placeholder until the Lambda issue fills this crate.

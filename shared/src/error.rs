@@ -1,0 +1,60 @@
+//! What an action can end in besides success, and how each maps onto the
+//! protocol's error codes.
+
+use crate::gateway::GatewayError;
+use crate::protocol::{ErrorCode, ProtocolError};
+use crate::store::StoreError;
+
+/// Why a WebSocket action did not happen.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ActionError {
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    #[error("no circle with that access code")]
+    GroupNotFound,
+    #[error("this circle has expired")]
+    GroupExpired,
+    #[error("you are already in a room; leave it first")]
+    AlreadyInRoom,
+    #[error("you are not in that room")]
+    NotInRoom,
+    #[error("the message is larger than {limit} bytes once relayed")]
+    PayloadTooLarge { limit: usize },
+    #[error("too much going on right now; try again")]
+    Busy,
+    #[error("this connection is not known; reconnect")]
+    UnknownConnection,
+    #[error("storage error: {0}")]
+    Store(#[from] StoreError),
+    #[error("gateway error: {0}")]
+    Gateway(#[from] GatewayError),
+}
+
+impl ActionError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Protocol(_) | Self::AlreadyInRoom | Self::UnknownConnection => ErrorCode::BadRequest,
+            Self::GroupNotFound => ErrorCode::GroupNotFound,
+            Self::GroupExpired => ErrorCode::GroupExpired,
+            Self::NotInRoom => ErrorCode::NotInRoom,
+            Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::Busy | Self::Store(StoreError::Throttled) | Self::Gateway(GatewayError::Throttled) => {
+                ErrorCode::RateLimited
+            }
+            Self::Store(_) | Self::Gateway(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// The client's mistake (or a busy moment), as opposed to our failure.
+    pub fn is_client_error(&self) -> bool {
+        self.code() != ErrorCode::Internal
+    }
+
+    /// The text for the `error` event; internal details stay in the logs.
+    pub fn public_message(&self) -> String {
+        match self.code() {
+            ErrorCode::Internal => "something went wrong on our side; try again".to_owned(),
+            _ => self.to_string(),
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! Circle's core: the protocol, groups, connections and race-free pairing on
+//! DynamoDB, the `@connections` gateway client, and the route handlers that both
+//! the Lambdas and the local stack run.
+
+pub mod app;
+pub mod clock;
+pub mod code;
+#[cfg(feature = "embedded")]
+pub mod embedded;
+pub mod error;
+pub mod gateway;
+pub mod groups;
+pub mod handlers;
+pub mod metrics;
+pub mod model;
+pub mod pairing;
+pub mod protocol;
+pub mod store;
+pub mod tables;
+
+pub use app::{App, Settings};
+pub use error::ActionError;
+pub use gateway::{ApiGatewayManagement, Gateway, GatewayError};
+pub use tables::TableNames;

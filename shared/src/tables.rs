@@ -1,0 +1,118 @@
+//! The one place the DynamoDB tables are defined: names, keys, TTL attribute.
+//! Tests, the local stack and the template checks all read these definitions.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+};
+
+use crate::store::StoreError;
+
+/// A table's shape. Every key attribute is a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableDef {
+    /// The logical name, used for the template resource and env var.
+    pub logical: &'static str,
+    pub hash_key: &'static str,
+    pub range_key: Option<&'static str>,
+    /// Epoch-seconds attribute DynamoDB's TTL deletes by.
+    pub ttl_attribute: &'static str,
+}
+
+/// Groups and their lobbies. One partition per group: the `GROUP` item holds the
+/// group, `WAIT#{connection_id}` items are the people waiting in its lobby, so one
+/// strongly consistent Query reads a group together with its lobby.
+pub const GROUPS: TableDef = TableDef {
+    logical: "GroupsTable",
+    hash_key: "pk",
+    range_key: Some("sk"),
+    ttl_attribute: "expires_at",
+};
+
+/// One item per WebSocket connection: its state (idle, waiting, paired) and room.
+pub const CONNECTIONS: TableDef = TableDef {
+    logical: "ConnectionsTable",
+    hash_key: "connection_id",
+    range_key: None,
+    ttl_attribute: "expires_at",
+};
+
+/// Physical table names (from config on AWS, fixed or per-test locally).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableNames {
+    pub groups: String,
+    pub connections: String,
+}
+
+impl TableNames {
+    /// `{prefix}-groups` and `{prefix}-connections`.
+    pub fn with_prefix(prefix: &str) -> Self {
+        Self {
+            groups: format!("{prefix}-groups"),
+            connections: format!("{prefix}-connections"),
+        }
+    }
+
+    /// From `GROUPS_TABLE` and `CONNECTIONS_TABLE`, defaulting to the `circle-` names.
+    pub fn from_env() -> Self {
+        let default = Self::with_prefix("circle");
+        Self {
+            groups: std::env::var("GROUPS_TABLE").unwrap_or(default.groups),
+            connections: std::env::var("CONNECTIONS_TABLE").unwrap_or(default.connections),
+        }
+    }
+
+    pub fn pairs(&self) -> [(&str, &TableDef); 2] {
+        [(&self.groups, &GROUPS), (&self.connections, &CONNECTIONS)]
+    }
+}
+
+/// Creates both tables (PAY_PER_REQUEST, TTL on) unless they exist already.
+pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), StoreError> {
+    for (name, def) in names.pairs() {
+        let mut req = client
+            .create_table()
+            .table_name(name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key(def.hash_key, KeyType::Hash))
+            .attribute_definitions(attr(def.hash_key));
+        if let Some(range) = def.range_key {
+            req = req.key_schema(key(range, KeyType::Range)).attribute_definitions(attr(range));
+        }
+        match req.send().await {
+            Ok(_) => {}
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => continue,
+            Err(err) => return Err(StoreError::from_sdk(err)),
+        }
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name(def.ttl_attribute)
+                    .build()
+                    .expect("enabled and attribute_name are set"),
+            )
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+    }
+    Ok(())
+}
+
+fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .expect("attribute_name and key_type are set")
+}
+
+fn attr(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .expect("attribute_name and attribute_type are set")
+}
