@@ -108,15 +108,21 @@ impl std::fmt::Debug for App {
     }
 }
 
-/// A DynamoDB client for an explicit endpoint (the embedded store, or DynamoDB Local),
-/// with static dummy credentials: the local world needs no account.
-pub fn local_dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::config::Builder::new()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "local", "local", None, None, "circle-local",
+/// An SDK config for the local world: a fixed region and static dummy
+/// credentials, since nothing local checks them and no account is needed.
+pub fn local_sdk_config() -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "circle-local"),
         ))
+        .build()
+}
+
+/// A DynamoDB client for an explicit endpoint (the embedded store, or DynamoDB Local).
+pub fn local_dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(&local_sdk_config())
         .endpoint_url(endpoint)
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)

@@ -1,0 +1,1 @@
+//! Placeholder until the local stack issue fills this crate.
