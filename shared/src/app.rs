@@ -32,7 +32,11 @@ impl Settings {
     /// Defaults, with `ALLOWED_ORIGINS` (comma-separated) read from the environment.
     pub fn from_env() -> Self {
         let allowed_origins = std::env::var("ALLOWED_ORIGINS").ok().and_then(|v| {
-            let list: Vec<String> = v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect();
+            let list: Vec<String> = v
+                .split(',')
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect();
             (!list.is_empty()).then_some(list)
         });
         Self {
@@ -86,8 +90,18 @@ impl App {
     }
 
     /// Real time and default settings.
-    pub fn with_defaults(dynamodb: aws_sdk_dynamodb::Client, tables: TableNames, gateway: Arc<dyn Gateway>) -> Self {
-        Self::new(dynamodb, tables, gateway, Arc::new(SystemClock), Settings::default())
+    pub fn with_defaults(
+        dynamodb: aws_sdk_dynamodb::Client,
+        tables: TableNames,
+        gateway: Arc<dyn Gateway>,
+    ) -> Self {
+        Self::new(
+            dynamodb,
+            tables,
+            gateway,
+            Arc::new(SystemClock),
+            Settings::default(),
+        )
     }
 
     pub fn now_ms(&self) -> i64 {
@@ -115,7 +129,13 @@ pub fn local_sdk_config() -> aws_config::SdkConfig {
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-            aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "circle-local"),
+            aws_sdk_dynamodb::config::Credentials::new(
+                "local",
+                "local",
+                None,
+                None,
+                "circle-local",
+            ),
         ))
         .build()
 }

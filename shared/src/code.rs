@@ -67,14 +67,26 @@ mod tests {
     #[test]
     fn parse_ignores_case_spaces_and_dashes() {
         let want = AccessCode::parse("ABCDE-FGHJK").expect("valid code");
-        for typed in ["abcde fghjk", " AbCdE--FgHjK ", "abcdefghjk", "AB CD EF GH JK"] {
+        for typed in [
+            "abcde fghjk",
+            " AbCdE--FgHjK ",
+            "abcdefghjk",
+            "AB CD EF GH JK",
+        ] {
             assert_eq!(AccessCode::parse(typed).as_ref(), Some(&want), "{typed:?}");
         }
     }
 
     #[test]
     fn parse_rejects_wrong_length_and_ambiguous_symbols() {
-        for bad in ["", "ABCDE", "ABCDE-FGHJKM", "ABCDE-FGHJ0", "ABCDE-FGHJI", "ABCDE-FGHJ!"] {
+        for bad in [
+            "",
+            "ABCDE",
+            "ABCDE-FGHJKM",
+            "ABCDE-FGHJ0",
+            "ABCDE-FGHJI",
+            "ABCDE-FGHJ!",
+        ] {
             assert_eq!(AccessCode::parse(bad), None, "{bad:?}");
         }
     }

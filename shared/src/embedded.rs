@@ -36,13 +36,21 @@ pub struct EmbeddedDynamo {
 impl EmbeddedDynamo {
     /// Serves `db` on `127.0.0.1:port` (0 picks a free port) and sweeps TTL every
     /// `sweep_every`.
-    pub async fn serve(db: Database, port: u16, sweep_every: Duration) -> Result<Self, EmbeddedError> {
+    pub async fn serve(
+        db: Database,
+        port: u16,
+        sweep_every: Duration,
+    ) -> Result<Self, EmbeddedError> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(dynoxide::server::serve_with_shutdown(listener, db.clone(), async move {
-            let _ = rx.await;
-        }));
+        let server = tokio::spawn(dynoxide::server::serve_with_shutdown(
+            listener,
+            db.clone(),
+            async move {
+                let _ = rx.await;
+            },
+        ));
         let sweep_db = db.clone();
         let sweeper = tokio::spawn(async move {
             let mut tick = tokio::time::interval(sweep_every);
@@ -75,7 +83,9 @@ impl EmbeddedDynamo {
 
     /// File-backed at `path`.
     pub fn open_file(path: &Path) -> Result<Database, EmbeddedError> {
-        let path = path.to_str().ok_or_else(|| EmbeddedError::Open("path is not UTF-8".into()))?;
+        let path = path
+            .to_str()
+            .ok_or_else(|| EmbeddedError::Open("path is not UTF-8".into()))?;
         Database::new(path).map_err(|e| EmbeddedError::Open(e.to_string()))
     }
 

@@ -33,14 +33,16 @@ pub enum ActionError {
 impl ActionError {
     pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Protocol(_) | Self::AlreadyInRoom | Self::UnknownConnection => ErrorCode::BadRequest,
+            Self::Protocol(_) | Self::AlreadyInRoom | Self::UnknownConnection => {
+                ErrorCode::BadRequest
+            }
             Self::GroupNotFound => ErrorCode::GroupNotFound,
             Self::GroupExpired => ErrorCode::GroupExpired,
             Self::NotInRoom => ErrorCode::NotInRoom,
             Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
-            Self::Busy | Self::Store(StoreError::Throttled) | Self::Gateway(GatewayError::Throttled) => {
-                ErrorCode::RateLimited
-            }
+            Self::Busy
+            | Self::Store(StoreError::Throttled)
+            | Self::Gateway(GatewayError::Throttled) => ErrorCode::RateLimited,
             Self::Store(_) | Self::Gateway(_) => ErrorCode::Internal,
         }
     }

@@ -70,22 +70,35 @@ impl Gateway for ApiGatewayManagement {
             .data(aws_smithy_types::Blob::new(frame.as_bytes()))
             .send()
             .await;
-        result.map(|_| ()).map_err(|err| match err.as_service_error() {
-            Some(E::GoneException(_)) => GatewayError::Gone,
-            Some(E::PayloadTooLargeException(_)) => GatewayError::PayloadTooLarge,
-            Some(E::LimitExceededException(_)) => GatewayError::Throttled,
-            _ => GatewayError::Other(aws_smithy_types::error::display::DisplayErrorContext(&err).to_string()),
-        })
+        result
+            .map(|_| ())
+            .map_err(|err| match err.as_service_error() {
+                Some(E::GoneException(_)) => GatewayError::Gone,
+                Some(E::PayloadTooLargeException(_)) => GatewayError::PayloadTooLarge,
+                Some(E::LimitExceededException(_)) => GatewayError::Throttled,
+                _ => GatewayError::Other(
+                    aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+                ),
+            })
     }
 
     async fn delete(&self, connection_id: &str) -> Result<(), GatewayError> {
         use apigw::operation::delete_connection::DeleteConnectionError as E;
-        let result = self.client.delete_connection().connection_id(connection_id).send().await;
-        result.map(|_| ()).map_err(|err| match err.as_service_error() {
-            Some(E::GoneException(_)) => GatewayError::Gone,
-            Some(E::LimitExceededException(_)) => GatewayError::Throttled,
-            _ => GatewayError::Other(aws_smithy_types::error::display::DisplayErrorContext(&err).to_string()),
-        })
+        let result = self
+            .client
+            .delete_connection()
+            .connection_id(connection_id)
+            .send()
+            .await;
+        result
+            .map(|_| ())
+            .map_err(|err| match err.as_service_error() {
+                Some(E::GoneException(_)) => GatewayError::Gone,
+                Some(E::LimitExceededException(_)) => GatewayError::Throttled,
+                _ => GatewayError::Other(
+                    aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+                ),
+            })
     }
 }
 

@@ -62,7 +62,10 @@ impl NewGroup {
                     if len == 0 {
                         Err(ValidationError::new(field, "is required"))
                     } else if len > max {
-                        Err(ValidationError::new(field, format!("must be at most {max} characters")))
+                        Err(ValidationError::new(
+                            field,
+                            format!("must be at most {max} characters"),
+                        ))
                     } else {
                         Ok(v.to_owned())
                     }
@@ -77,7 +80,10 @@ impl NewGroup {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(items)) => {
                 if items.len() > MAX_RULES {
-                    return Err(ValidationError::new("rules", format!("at most {MAX_RULES} rules")));
+                    return Err(ValidationError::new(
+                        "rules",
+                        format!("at most {MAX_RULES} rules"),
+                    ));
                 }
                 let mut rules = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
@@ -90,7 +96,10 @@ impl NewGroup {
                         return Err(ValidationError::new(field, "must not be blank"));
                     }
                     if rule.chars().count() > MAX_RULE {
-                        return Err(ValidationError::new(field, format!("must be at most {MAX_RULE} characters")));
+                        return Err(ValidationError::new(
+                            field,
+                            format!("must be at most {MAX_RULE} characters"),
+                        ));
                     }
                     rules.push(rule.to_owned());
                 }
@@ -182,7 +191,9 @@ pub async fn create(app: &App, new: NewGroup) -> Result<Group, StoreError> {
             }
         }
     }
-    Err(StoreError::Other("could not find a free access code".into()))
+    Err(StoreError::Other(
+        "could not find a free access code".into(),
+    ))
 }
 
 /// The live group with this code, if any (an expired group is absent).
@@ -198,7 +209,9 @@ pub async fn get(app: &App, code: &AccessCode) -> Result<Option<Group>, StoreErr
         .await
         .map_err(StoreError::from_sdk)?;
     app.store.count_one(DdbOp::GetItem, out.consumed_capacity());
-    let Some(item) = out.item() else { return Ok(None) };
+    let Some(item) = out.item() else {
+        return Ok(None);
+    };
     let group = Group::from_item(item)?;
     Ok((!group.is_expired(app.now_secs())).then_some(group))
 }
@@ -243,10 +256,13 @@ mod tests {
 
     #[test]
     fn validation_accepts_good_bodies_and_trims() {
-        let g = NewGroup::from_json(&json!({"name":" Team ","description":"d","rules":[" be kind "]})).expect("valid");
+        let g =
+            NewGroup::from_json(&json!({"name":" Team ","description":"d","rules":[" be kind "]}))
+                .expect("valid");
         assert_eq!(g.name, "Team");
         assert_eq!(g.rules, vec!["be kind"]);
-        let g = NewGroup::from_json(&json!({"name":"n","description":"d"})).expect("rules optional");
+        let g =
+            NewGroup::from_json(&json!({"name":"n","description":"d"})).expect("rules optional");
         assert!(g.rules.is_empty());
     }
 
@@ -261,16 +277,36 @@ mod tests {
             (json!({"name":5,"description":"d"}), "name"),
             (json!({"name":"n"}), "description"),
             (json!({"name":"n","description":long(501)}), "description"),
-            (json!({"name":"n","description":"d","rules":"be kind"}), "rules"),
-            (json!({"name":"n","description":"d","rules":vec!["r"; 21]}), "rules"),
-            (json!({"name":"n","description":"d","rules":["ok", 3]}), "rules[1]"),
-            (json!({"name":"n","description":"d","rules":["ok", " "]}), "rules[1]"),
-            (json!({"name":"n","description":"d","rules":[long(201)]}), "rules[0]"),
+            (
+                json!({"name":"n","description":"d","rules":"be kind"}),
+                "rules",
+            ),
+            (
+                json!({"name":"n","description":"d","rules":vec!["r"; 21]}),
+                "rules",
+            ),
+            (
+                json!({"name":"n","description":"d","rules":["ok", 3]}),
+                "rules[1]",
+            ),
+            (
+                json!({"name":"n","description":"d","rules":["ok", " "]}),
+                "rules[1]",
+            ),
+            (
+                json!({"name":"n","description":"d","rules":[long(201)]}),
+                "rules[0]",
+            ),
         ];
         for (body, field) in cases {
             let err = NewGroup::from_json(&body).expect_err(&body.to_string());
             assert_eq!(err.field, field, "{body}");
         }
-        assert!(NewGroup::from_json(&json!({"name":long(80),"description":long(500),"rules":vec![long(200); 20]})).is_ok());
+        assert!(
+            NewGroup::from_json(
+                &json!({"name":long(80),"description":long(500),"rules":vec![long(200); 20]})
+            )
+            .is_ok()
+        );
     }
 }

@@ -60,7 +60,10 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn count_op(&self, op: DdbOp) {
-        let i = DdbOp::ALL.iter().position(|o| *o == op).expect("every DdbOp is in ALL");
+        let i = DdbOp::ALL
+            .iter()
+            .position(|o| *o == op)
+            .expect("every DdbOp is in ALL");
         self.ops[i].fetch_add(1, Ordering::Relaxed);
     }
 
@@ -71,8 +74,10 @@ impl Metrics {
     /// Adds consumed capacity units as reported by DynamoDB.
     pub fn add_capacity(&self, read_units: f64, write_units: f64) {
         // Capacity comes in halves and small multiples; thousandths keep it exact.
-        self.read_milli_units.fetch_add((read_units * 1000.0).round() as u64, Ordering::Relaxed);
-        self.write_milli_units.fetch_add((write_units * 1000.0).round() as u64, Ordering::Relaxed);
+        self.read_milli_units
+            .fetch_add((read_units * 1000.0).round() as u64, Ordering::Relaxed);
+        self.write_milli_units
+            .fetch_add((write_units * 1000.0).round() as u64, Ordering::Relaxed);
     }
 
     pub fn count_gateway_post(&self) {
@@ -114,7 +119,10 @@ pub struct MetricsSnapshot {
 
 impl MetricsSnapshot {
     pub fn op(&self, op: DdbOp) -> u64 {
-        self.ops[DdbOp::ALL.iter().position(|o| *o == op).expect("every DdbOp is in ALL")]
+        self.ops[DdbOp::ALL
+            .iter()
+            .position(|o| *o == op)
+            .expect("every DdbOp is in ALL")]
     }
 
     pub fn ddb_requests(&self) -> u64 {
@@ -122,7 +130,11 @@ impl MetricsSnapshot {
     }
 
     pub fn ddb_writes(&self) -> u64 {
-        DdbOp::ALL.iter().filter(|o| !o.is_read()).map(|o| self.op(*o)).sum()
+        DdbOp::ALL
+            .iter()
+            .filter(|o| !o.is_read())
+            .map(|o| self.op(*o))
+            .sum()
     }
 
     pub fn since(&self, earlier: &MetricsSnapshot) -> MetricsSnapshot {
@@ -150,7 +162,12 @@ impl fmt::Display for MetricsSnapshot {
         write!(
             f,
             " rcu={:.1} wcu={:.1} conflicts={} posts={} gone={} deletes={}",
-            self.read_units, self.write_units, self.conflicts, self.gateway_posts, self.gateway_gone, self.gateway_deletes
+            self.read_units,
+            self.write_units,
+            self.conflicts,
+            self.gateway_posts,
+            self.gateway_gone,
+            self.gateway_deletes
         )
     }
 }

@@ -48,7 +48,8 @@ impl Group {
     pub fn from_item(item: &Item) -> Result<Self, StoreError> {
         let pk = req_s(item, "pk")?;
         Ok(Self {
-            code: AccessCode::parse(&pk).ok_or_else(|| StoreError::Corrupt(format!("bad access code {pk}")))?,
+            code: AccessCode::parse(&pk)
+                .ok_or_else(|| StoreError::Corrupt(format!("bad access code {pk}")))?,
             name: req_s(item, "name")?,
             description: req_s(item, "description")?,
             rules: string_list(item, "rules"),
@@ -118,7 +119,10 @@ impl LobbyEntry {
 pub enum ConnState {
     /// Connected, in no lobby and no room.
     Idle,
-    Waiting { group: String, ticket: String },
+    Waiting {
+        group: String,
+        ticket: String,
+    },
     Paired(Room),
 }
 
@@ -213,7 +217,11 @@ impl Connection {
                 partner_name: req_s(item, "partner_name")?,
                 partner_pid: req_s(item, "partner_pid")?,
             }),
-            other => return Err(StoreError::Corrupt(format!("unknown connection state {other}"))),
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "unknown connection state {other}"
+                )));
+            }
         };
         Ok(Self {
             connection_id: req_s(item, "connection_id")?,
@@ -243,7 +251,9 @@ pub fn random_id(len: usize) -> String {
     use rand::Rng;
     const CHARS: &[u8] = b"abcdefghijkmnopqrstuvwxyz23456789";
     let mut rng = rand::rng();
-    (0..len).map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())])).collect()
+    (0..len)
+        .map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())]))
+        .collect()
 }
 
 #[cfg(test)]

@@ -19,7 +19,9 @@
 //!   put back before anyone is told, and the join goes on (6).
 //! - expired records are ignored on every read (7, 8).
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnConsumedCapacity, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnConsumedCapacity, TransactWriteItem, Update,
+};
 use rand::Rng;
 use rand::seq::IndexedRandom;
 use serde_json::{Map, Value};
@@ -32,7 +34,8 @@ use crate::error::ActionError;
 use crate::gateway::GatewayError;
 use crate::metrics::DdbOp;
 use crate::model::{
-    ConnState, Connection, GROUP_SK, Group, IDLE, LobbyEntry, PAIRED, Room, WAIT_PREFIX, WAITING, random_id,
+    ConnState, Connection, GROUP_SK, Group, IDLE, LobbyEntry, PAIRED, Room, WAIT_PREFIX, WAITING,
+    random_id,
 };
 use crate::protocol::{GroupInfo, LeftReason, Participant, ServerEvent};
 use crate::store::attr::{n, s};
@@ -78,7 +81,10 @@ fn conn_key(id: &str) -> Item {
 }
 
 fn entry_key(code: &str, conn_id: &str) -> Item {
-    Item::from([("pk".into(), s(code)), ("sk".into(), s(LobbyEntry::sort_key(conn_id)))])
+    Item::from([
+        ("pk".into(), s(code)),
+        ("sk".into(), s(LobbyEntry::sort_key(conn_id))),
+    ])
 }
 
 /// A group's item and its live lobby, from one strongly consistent Query.
@@ -110,7 +116,11 @@ pub async fn read_lobby(app: &App, code: &AccessCode) -> Result<Lobby, StoreErro
             .map_err(StoreError::from_sdk)?;
         app.store.count_one(DdbOp::Query, out.consumed_capacity());
         for item in out.items() {
-            match item.get("sk").and_then(|v| v.as_s().ok()).map(String::as_str) {
+            match item
+                .get("sk")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+            {
                 Some(GROUP_SK) => lobby.group = Some(Group::from_item(item)?),
                 Some(sk) if sk.starts_with(WAIT_PREFIX) => {
                     let entry = LobbyEntry::from_item(item)?;
@@ -130,7 +140,11 @@ pub async fn read_lobby(app: &App, code: &AccessCode) -> Result<Lobby, StoreErro
 }
 
 /// A connection's record, or `None` when absent or expired.
-pub async fn get_connection(app: &App, id: &str, consistent: bool) -> Result<Option<Connection>, StoreError> {
+pub async fn get_connection(
+    app: &App,
+    id: &str,
+    consistent: bool,
+) -> Result<Option<Connection>, StoreError> {
     let out = app
         .store
         .client
@@ -143,7 +157,9 @@ pub async fn get_connection(app: &App, id: &str, consistent: bool) -> Result<Opt
         .await
         .map_err(StoreError::from_sdk)?;
     app.store.count_one(DdbOp::GetItem, out.consumed_capacity());
-    let Some(item) = out.item() else { return Ok(None) };
+    let Some(item) = out.item() else {
+        return Ok(None);
+    };
     let conn = Connection::from_item(item)?;
     Ok((!conn.is_expired(app.now_secs())).then_some(conn))
 }
@@ -159,7 +175,8 @@ async fn transact(app: &App, items: Vec<TransactWriteItem>) -> Result<(), StoreE
         .await;
     match result {
         Ok(out) => {
-            app.store.count(DdbOp::TransactWriteItems, out.consumed_capacity());
+            app.store
+                .count(DdbOp::TransactWriteItems, out.consumed_capacity());
             Ok(())
         }
         Err(err) => {
@@ -184,7 +201,9 @@ fn conn_update(
         .update_expression(update)
         .condition_expression(condition)
         .set_expression_attribute_names(names_for(&[update, condition]))
-        .set_expression_attribute_values(Some(values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+        .set_expression_attribute_values(Some(
+            values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        ))
         .build()
         .expect("table name, key and update expression are set")
 }
@@ -224,8 +243,7 @@ impl Prior {
     }
 }
 
-const SET_PAIRED: &str =
-    "SET #st = :paired, #grp = :grp, #rm = :room, #pid = :pid, #pt = :pt, #pn = :pn, #pp = :pp, #nm = :nm REMOVE #tk";
+const SET_PAIRED: &str = "SET #st = :paired, #grp = :grp, #rm = :room, #pid = :pid, #pt = :pt, #pn = :pn, #pp = :pp, #nm = :nm REMOVE #tk";
 const SET_IDLE_AFTER_ROOM: &str =
     "SET #st = :idle, #lp = :lp, #au = :au REMOVE #grp, #rm, #pid, #pt, #pn, #pp";
 
@@ -305,7 +323,12 @@ async fn send(app: &App, conn_id: &str, event: &ServerEvent) -> Result<(), Gatew
 
 /// Sends an `error` event; a client that is gone no longer needs it.
 pub async fn send_error(app: &App, conn_id: &str, err: &ActionError) {
-    let _ = send(app, conn_id, &ServerEvent::error(err.code(), err.public_message())).await;
+    let _ = send(
+        app,
+        conn_id,
+        &ServerEvent::error(err.code(), err.public_message()),
+    )
+    .await;
 }
 
 /// `$connect`: a fresh idle record that expires after API Gateway's 2 h maximum.
@@ -335,7 +358,12 @@ enum Told {
 }
 
 /// `join_group`: enter the group's lobby, then get paired (or wait).
-pub async fn join(app: &App, conn_id: &str, access_code: &str, name: &str) -> Result<(), ActionError> {
+pub async fn join(
+    app: &App,
+    conn_id: &str,
+    access_code: &str,
+    name: &str,
+) -> Result<(), ActionError> {
     let code = AccessCode::parse(access_code).ok_or(ActionError::GroupNotFound)?;
     let mut told_waiting = false;
     let mut conflicts = 0u32;
@@ -343,7 +371,8 @@ pub async fn join(app: &App, conn_id: &str, access_code: &str, name: &str) -> Re
         if conflicts > app.settings.max_attempts {
             break;
         }
-        let (lobby, me) = tokio::try_join!(read_lobby(app, &code), get_connection(app, conn_id, true))?;
+        let (lobby, me) =
+            tokio::try_join!(read_lobby(app, &code), get_connection(app, conn_id, true))?;
         let now = app.now_ms();
         let group = match lobby.group {
             None => return Err(ActionError::GroupNotFound),
@@ -414,7 +443,12 @@ pub async fn join(app: &App, conn_id: &str, access_code: &str, name: &str) -> Re
             None => {
                 if !told_waiting {
                     // Told before the entry exists, so no `join_room` can overtake it.
-                    let count = lobby.entries.iter().filter(|e| e.connection_id != conn_id).count() + 1;
+                    let count = lobby
+                        .entries
+                        .iter()
+                        .filter(|e| e.connection_id != conn_id)
+                        .count()
+                        + 1;
                     let waiting = ServerEvent::Waiting {
                         group: GroupInfo {
                             name: group.name.clone(),
@@ -440,12 +474,20 @@ pub async fn join(app: &App, conn_id: &str, access_code: &str, name: &str) -> Re
             Err(err) => return Err(err.into()),
         }
     }
-    tracing::warn!(connection_id = conn_id, "join gave up after repeated conflicts");
+    tracing::warn!(
+        connection_id = conn_id,
+        "join gave up after repeated conflicts"
+    );
     Err(ActionError::Busy)
 }
 
 /// Puts the seeker in the lobby: its entry and its record change together.
-async fn enqueue(app: &App, code: &AccessCode, me: &Seeker, record: &Connection) -> Result<(), StoreError> {
+async fn enqueue(
+    app: &App,
+    code: &AccessCode,
+    me: &Seeker,
+    record: &Connection,
+) -> Result<(), StoreError> {
     let ticket = random_id(16);
     let entry = LobbyEntry {
         connection_id: me.id.clone(),
@@ -468,8 +510,17 @@ async fn enqueue(app: &App, code: &AccessCode, me: &Seeker, record: &Connection)
         (":tk", s(&ticket)),
         (":nm", s(&me.name)),
     ]);
-    let update = conn_update(app, &me.id, "SET #st = :waiting, #grp = :grp, #tk = :tk, #nm = :nm", cond, values);
-    let mut items = vec![TransactWriteItem::builder().put(put).build(), tx_update(update)];
+    let update = conn_update(
+        app,
+        &me.id,
+        "SET #st = :waiting, #grp = :grp, #tk = :tk, #nm = :nm",
+        cond,
+        values,
+    );
+    let mut items = vec![
+        TransactWriteItem::builder().put(put).build(),
+        tx_update(update),
+    ];
     if let Prior::Waiting { group, ticket } = &me.prior {
         items.push(entry_delete(app, group, &me.id, ticket));
     }
@@ -478,7 +529,12 @@ async fn enqueue(app: &App, code: &AccessCode, me: &Seeker, record: &Connection)
 
 /// Pairs the seeker with a waiter in one transaction, then tells both. Item 0 is
 /// the waiter's entry, item 1 the waiter's record, item 2 the seeker's.
-async fn pair(app: &App, code: &AccessCode, me: &Seeker, waiter: &LobbyEntry) -> Result<Told, StoreError> {
+async fn pair(
+    app: &App,
+    code: &AccessCode,
+    me: &Seeker,
+    waiter: &LobbyEntry,
+) -> Result<Told, StoreError> {
     let room = random_id(20);
     let (my_pid, their_pid) = (random_id(12), random_id(12));
     let their_side = Room {
@@ -562,7 +618,11 @@ async fn pair(app: &App, code: &AccessCode, me: &Seeker, waiter: &LobbyEntry) ->
 
 /// A lobby entry whose connection is no longer waiting under its ticket (its
 /// `$disconnect` was lost, or its record expired) is removed so it can't block.
-async fn remove_stale_entry(app: &App, code: &AccessCode, waiter: &LobbyEntry) -> Result<(), StoreError> {
+async fn remove_stale_entry(
+    app: &App,
+    code: &AccessCode,
+    waiter: &LobbyEntry,
+) -> Result<(), StoreError> {
     let still_waiting = matches!(
         get_connection(app, &waiter.connection_id, true).await?,
         Some(Connection { state: ConnState::Waiting { ref ticket, .. }, .. }) if *ticket == waiter.ticket
@@ -584,13 +644,15 @@ async fn remove_stale_entry(app: &App, code: &AccessCode, waiter: &LobbyEntry) -
         .await;
     match result {
         Ok(out) => {
-            app.store.count_one(DdbOp::DeleteItem, out.consumed_capacity());
+            app.store
+                .count_one(DdbOp::DeleteItem, out.consumed_capacity());
             tracing::info!(waiter = %waiter.connection_id, "removed a stale lobby entry");
             Ok(())
         }
         Err(err) => match StoreError::from_sdk(err) {
             StoreError::ConditionFailed => {
-                app.store.count_failed(DdbOp::DeleteItem, &StoreError::ConditionFailed);
+                app.store
+                    .count_failed(DdbOp::DeleteItem, &StoreError::ConditionFailed);
                 Ok(())
             }
             other => Err(other),
@@ -614,7 +676,8 @@ async fn update_one(app: &App, update: Update) -> Result<(), StoreError> {
         .await;
     match result {
         Ok(out) => {
-            app.store.count_one(DdbOp::UpdateItem, out.consumed_capacity());
+            app.store
+                .count_one(DdbOp::UpdateItem, out.consumed_capacity());
             Ok(())
         }
         Err(err) => {
@@ -626,7 +689,11 @@ async fn update_one(app: &App, update: Update) -> Result<(), StoreError> {
 }
 
 /// Deletes a connection record, optionally only while it is in `room`.
-async fn delete_connection(app: &App, conn_id: &str, only_in_room: Option<&str>) -> Result<(), StoreError> {
+async fn delete_connection(
+    app: &App,
+    conn_id: &str,
+    only_in_room: Option<&str>,
+) -> Result<(), StoreError> {
     let mut req = app
         .store
         .client
@@ -642,7 +709,8 @@ async fn delete_connection(app: &App, conn_id: &str, only_in_room: Option<&str>)
     }
     match req.send().await {
         Ok(out) => {
-            app.store.count_one(DdbOp::DeleteItem, out.consumed_capacity());
+            app.store
+                .count_one(DdbOp::DeleteItem, out.consumed_capacity());
             Ok(())
         }
         Err(err) => {
@@ -655,7 +723,13 @@ async fn delete_connection(app: &App, conn_id: &str, only_in_room: Option<&str>)
 
 /// Takes `conn_id` out of `room` (only while it is in it), remembering the partner
 /// to avoid.
-fn leave_room_update(app: &App, conn_id: &str, room: &str, partner: &str, avoid_until: i64) -> Update {
+fn leave_room_update(
+    app: &App,
+    conn_id: &str,
+    room: &str,
+    partner: &str,
+    avoid_until: i64,
+) -> Update {
     conn_update(
         app,
         conn_id,
@@ -775,7 +849,15 @@ pub async fn disconnect(app: &App, conn_id: &str) -> Result<(), ActionError> {
                     .build()
                     .expect("table name and key are set");
                 let theirs = partner_out_update(app, conn_id, r, avoid_until(app));
-                match transact(app, vec![TransactWriteItem::builder().delete(del).build(), tx_update(theirs)]).await {
+                match transact(
+                    app,
+                    vec![
+                        TransactWriteItem::builder().delete(del).build(),
+                        tx_update(theirs),
+                    ],
+                )
+                .await
+                {
                     Ok(()) => {
                         let left = ServerEvent::PartnerLeft {
                             room: r.room.clone(),
@@ -809,8 +891,17 @@ pub async fn disconnect(app: &App, conn_id: &str) -> Result<(), ActionError> {
 
 /// `message`: one eventually consistent read, no write; relayed to the partner and
 /// echoed to the sender with the server's stamp.
-pub async fn relay(app: &App, conn_id: &str, room: &str, body: Map<String, Value>) -> Result<(), ActionError> {
-    let in_room = |c: &Option<Connection>| c.as_ref().and_then(|c| c.room()).is_some_and(|r| r.room == room);
+pub async fn relay(
+    app: &App,
+    conn_id: &str,
+    room: &str,
+    body: Map<String, Value>,
+) -> Result<(), ActionError> {
+    let in_room = |c: &Option<Connection>| {
+        c.as_ref()
+            .and_then(|c| c.room())
+            .is_some_and(|r| r.room == room)
+    };
     let mut me = get_connection(app, conn_id, false).await?;
     if !in_room(&me) {
         // A fresh pairing may not have reached an eventually consistent read yet.
@@ -825,7 +916,10 @@ pub async fn relay(app: &App, conn_id: &str, room: &str, body: Map<String, Value
     let event = ServerEvent::Message {
         room: r.room.clone(),
         from: Participant {
-            name: me.name.clone().unwrap_or_else(|| crate::protocol::ANONYMOUS.to_owned()),
+            name: me
+                .name
+                .clone()
+                .unwrap_or_else(|| crate::protocol::ANONYMOUS.to_owned()),
             id: r.pid.clone(),
         },
         sent_at: rfc3339_millis(app.now_ms()),
@@ -837,7 +931,10 @@ pub async fn relay(app: &App, conn_id: &str, room: &str, body: Map<String, Value
             limit: app.settings.max_frame_bytes,
         });
     }
-    let (to_partner, _) = tokio::join!(app.gateway.post(&r.partner, &frame), app.gateway.post(conn_id, &frame));
+    let (to_partner, _) = tokio::join!(
+        app.gateway.post(&r.partner, &frame),
+        app.gateway.post(conn_id, &frame)
+    );
     match to_partner {
         Err(GatewayError::Gone) => partner_gone(app, conn_id, r).await,
         Err(GatewayError::PayloadTooLarge) => Err(ActionError::PayloadTooLarge {
@@ -852,7 +949,10 @@ pub async fn relay(app: &App, conn_id: &str, room: &str, body: Map<String, Value
 /// and drop its record.
 async fn partner_gone(app: &App, conn_id: &str, r: &Room) -> Result<(), ActionError> {
     let mine = leave_room_update(app, conn_id, &r.room, &r.partner, avoid_until(app));
-    let (out, _) = tokio::join!(update_one(app, mine), delete_connection(app, &r.partner, Some(&r.room)));
+    let (out, _) = tokio::join!(
+        update_one(app, mine),
+        delete_connection(app, &r.partner, Some(&r.room))
+    );
     match out {
         Ok(()) => {
             let left = ServerEvent::PartnerLeft {

@@ -28,7 +28,9 @@ pub enum ErrorCode {
 /// Why a frame could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtocolError {
-    #[error("frames must be JSON objects, e.g. {{\"action\":\"join_group\",\"access_code\":\"…\"}}")]
+    #[error(
+        "frames must be JSON objects, e.g. {{\"action\":\"join_group\",\"access_code\":\"…\"}}"
+    )]
     NotJson,
     #[error("frames must be JSON objects with an \"action\" key")]
     NotAnObject,
@@ -114,7 +116,9 @@ impl ClientAction {
 fn required_string(obj: &Map<String, Value>, field: &'static str) -> Result<String, ProtocolError> {
     match obj.get(field) {
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
-        None | Some(Value::Null) | Some(Value::String(_)) => Err(ProtocolError::MissingField(field)),
+        None | Some(Value::Null) | Some(Value::String(_)) => {
+            Err(ProtocolError::MissingField(field))
+        }
         Some(_) => Err(ProtocolError::WrongType {
             field,
             expected: "a string",
@@ -137,7 +141,11 @@ pub fn display_name(value: Option<&Value>) -> Result<String, ProtocolError> {
     let cleaned: String = raw.trim().chars().filter(|c| !c.is_control()).collect();
     let cut = truncate(cleaned.trim(), MAX_NAME_CHARS);
     let cut = cut.trim_end();
-    Ok(if cut.is_empty() { ANONYMOUS.to_owned() } else { cut.to_owned() })
+    Ok(if cut.is_empty() {
+        ANONYMOUS.to_owned()
+    } else {
+        cut.to_owned()
+    })
 }
 
 fn truncate(s: &str, max_chars: usize) -> String {
@@ -219,7 +227,8 @@ mod tests {
 
     #[test]
     fn join_group_trims_and_defaults_the_name() {
-        let a = ClientAction::parse(r#"{"action":"join_group","access_code":" ab ","name":"  Ann  "}"#);
+        let a =
+            ClientAction::parse(r#"{"action":"join_group","access_code":" ab ","name":"  Ann  "}"#);
         assert_eq!(
             a,
             Ok(ClientAction::JoinGroup {
@@ -232,14 +241,16 @@ mod tests {
             r#"{"action":"join_group","access_code":"x","name":"   "}"#,
             r#"{"action":"join_group","access_code":"x","name":null}"#,
         ] {
-            let ClientAction::JoinGroup { name, .. } = ClientAction::parse(frame).expect(frame) else {
+            let ClientAction::JoinGroup { name, .. } = ClientAction::parse(frame).expect(frame)
+            else {
                 panic!("{frame} is a join");
             };
             assert_eq!(name, ANONYMOUS);
         }
         let long = "é".repeat(100);
         let frame = json!({"action":"join_group","access_code":"x","name":long}).to_string();
-        let ClientAction::JoinGroup { name, .. } = ClientAction::parse(&frame).expect("long name") else {
+        let ClientAction::JoinGroup { name, .. } = ClientAction::parse(&frame).expect("long name")
+        else {
             panic!("is a join");
         };
         assert_eq!(name.chars().count(), MAX_NAME_CHARS);
@@ -251,14 +262,50 @@ mod tests {
             ("not json", ProtocolError::NotJson),
             ("[1,2]", ProtocolError::NotAnObject),
             ("{}", ProtocolError::MissingAction),
-            (r#"{"action":7}"#, ProtocolError::WrongType { field: "action", expected: "a string" }),
-            (r#"{"action":"dance"}"#, ProtocolError::UnknownAction("dance".into())),
-            (r#"{"action":"join_group"}"#, ProtocolError::MissingField("access_code")),
-            (r#"{"action":"join_group","access_code":" "}"#, ProtocolError::MissingField("access_code")),
-            (r#"{"action":"join_group","access_code":5}"#, ProtocolError::WrongType { field: "access_code", expected: "a string" }),
-            (r#"{"action":"join_group","access_code":"x","name":[]}"#, ProtocolError::WrongType { field: "name", expected: "a string" }),
-            (r#"{"action":"message"}"#, ProtocolError::MissingField("room")),
-            (r#"{"action":"leave_room","room":"r","requeue":"yes"}"#, ProtocolError::WrongType { field: "requeue", expected: "true or false" }),
+            (
+                r#"{"action":7}"#,
+                ProtocolError::WrongType {
+                    field: "action",
+                    expected: "a string",
+                },
+            ),
+            (
+                r#"{"action":"dance"}"#,
+                ProtocolError::UnknownAction("dance".into()),
+            ),
+            (
+                r#"{"action":"join_group"}"#,
+                ProtocolError::MissingField("access_code"),
+            ),
+            (
+                r#"{"action":"join_group","access_code":" "}"#,
+                ProtocolError::MissingField("access_code"),
+            ),
+            (
+                r#"{"action":"join_group","access_code":5}"#,
+                ProtocolError::WrongType {
+                    field: "access_code",
+                    expected: "a string",
+                },
+            ),
+            (
+                r#"{"action":"join_group","access_code":"x","name":[]}"#,
+                ProtocolError::WrongType {
+                    field: "name",
+                    expected: "a string",
+                },
+            ),
+            (
+                r#"{"action":"message"}"#,
+                ProtocolError::MissingField("room"),
+            ),
+            (
+                r#"{"action":"leave_room","room":"r","requeue":"yes"}"#,
+                ProtocolError::WrongType {
+                    field: "requeue",
+                    expected: "true or false",
+                },
+            ),
         ];
         for (frame, want) in cases {
             assert_eq!(ClientAction::parse(frame), Err(want), "{frame}");
@@ -268,11 +315,15 @@ mod tests {
     #[test]
     fn message_keeps_extra_keys_and_drops_reserved_ones() {
         let frame = r#"{"action":"message","room":"r1","message":"hi","id":3,"typing":false,"from":{"name":"spoof"},"sent_at":"x","event":"join_room"}"#;
-        let ClientAction::Message { room, body } = ClientAction::parse(frame).expect("valid") else {
+        let ClientAction::Message { room, body } = ClientAction::parse(frame).expect("valid")
+        else {
             panic!("is a message");
         };
         assert_eq!(room, "r1");
-        assert_eq!(Value::Object(body), json!({"message":"hi","id":3,"typing":false}));
+        assert_eq!(
+            Value::Object(body),
+            json!({"message":"hi","id":3,"typing":false})
+        );
     }
 
     #[test]
@@ -280,7 +331,10 @@ mod tests {
         let ev = ServerEvent::JoinRoom {
             room: "r".into(),
             user: "Ann".into(),
-            partner: Participant { name: "Bob".into(), id: "p2".into() },
+            partner: Participant {
+                name: "Bob".into(),
+                id: "p2".into(),
+            },
         };
         assert_eq!(
             serde_json::to_value(&ev).expect("serializes"),
@@ -290,14 +344,26 @@ mod tests {
         body.insert("message".into(), json!("hi"));
         let ev = ServerEvent::Message {
             room: "r".into(),
-            from: Participant { name: "Ann".into(), id: "p1".into() },
+            from: Participant {
+                name: "Ann".into(),
+                id: "p1".into(),
+            },
             sent_at: "2026-01-01T00:00:00.000Z".into(),
             body,
         };
         let v = serde_json::to_value(&ev).expect("serializes");
-        assert_eq!(v, json!({"event":"message","room":"r","from":{"name":"Ann","id":"p1"},"sent_at":"2026-01-01T00:00:00.000Z","message":"hi"}));
-        assert_eq!(serde_json::from_value::<ServerEvent>(v).expect("round trips"), ev);
+        assert_eq!(
+            v,
+            json!({"event":"message","room":"r","from":{"name":"Ann","id":"p1"},"sent_at":"2026-01-01T00:00:00.000Z","message":"hi"})
+        );
+        assert_eq!(
+            serde_json::from_value::<ServerEvent>(v).expect("round trips"),
+            ev
+        );
         let err = ServerEvent::error(ErrorCode::NotInRoom, "nope");
-        assert_eq!(serde_json::to_value(&err).expect("serializes"), json!({"event":"error","code":"not_in_room","message":"nope"}));
+        assert_eq!(
+            serde_json::to_value(&err).expect("serializes"),
+            json!({"event":"error","code":"not_in_room","message":"nope"})
+        );
     }
 }

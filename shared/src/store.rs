@@ -47,7 +47,9 @@ impl StoreError {
                 | "TransactionConflictException"
                 | "TransactionInProgressException",
             ) => Self::Throttled,
-            _ => Self::Other(aws_smithy_types::error::display::DisplayErrorContext(&err).to_string()),
+            _ => {
+                Self::Other(aws_smithy_types::error::display::DisplayErrorContext(&err).to_string())
+            }
         }
     }
 
@@ -59,7 +61,9 @@ impl StoreError {
     /// Whether the item at `index` of a cancelled transaction failed its condition.
     pub fn item_failed(&self, index: usize) -> bool {
         match self {
-            Self::Cancelled(reasons) => reasons.get(index).is_some_and(|r| r == "ConditionalCheckFailed"),
+            Self::Cancelled(reasons) => reasons
+                .get(index)
+                .is_some_and(|r| r == "ConditionalCheckFailed"),
             _ => false,
         }
     }
@@ -108,7 +112,10 @@ impl Store {
 
     /// Maps a TransactWriteItems failure, keeping the per-item cancellation reasons.
     pub fn transact_error<R: std::fmt::Debug>(
-        err: SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+        err: SdkError<
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+            R,
+        >,
     ) -> StoreError {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
         if let Some(E::TransactionCanceledException(e)) = err.as_service_error() {
@@ -117,7 +124,10 @@ impl Store {
                 .iter()
                 .map(|r| r.code().unwrap_or("None").to_owned())
                 .collect();
-            if reasons.iter().any(|r| r == "ThrottlingError" || r == "ProvisionedThroughputExceeded") {
+            if reasons
+                .iter()
+                .any(|r| r == "ThrottlingError" || r == "ProvisionedThroughputExceeded")
+            {
                 return StoreError::Throttled;
             }
             return StoreError::Cancelled(reasons);
@@ -146,7 +156,8 @@ pub mod attr {
     }
 
     pub fn req_s(item: &Item, key: &str) -> Result<String, StoreError> {
-        opt_s(item, key).ok_or_else(|| StoreError::Corrupt(format!("missing string attribute {key}")))
+        opt_s(item, key)
+            .ok_or_else(|| StoreError::Corrupt(format!("missing string attribute {key}")))
     }
 
     pub fn opt_n(item: &Item, key: &str) -> Option<i64> {
@@ -157,15 +168,15 @@ pub mod attr {
     }
 
     pub fn req_n(item: &Item, key: &str) -> Result<i64, StoreError> {
-        opt_n(item, key).ok_or_else(|| StoreError::Corrupt(format!("missing number attribute {key}")))
+        opt_n(item, key)
+            .ok_or_else(|| StoreError::Corrupt(format!("missing number attribute {key}")))
     }
 
     pub fn string_list(item: &Item, key: &str) -> Vec<String> {
         match item.get(key) {
-            Some(AttributeValue::L(list)) => list
-                .iter()
-                .filter_map(|v| v.as_s().ok().cloned())
-                .collect(),
+            Some(AttributeValue::L(list)) => {
+                list.iter().filter_map(|v| v.as_s().ok().cloned()).collect()
+            }
             _ => Vec::new(),
         }
     }

@@ -3,7 +3,8 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TimeToLiveSpecification,
 };
 
 use crate::store::StoreError;
@@ -77,11 +78,19 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), St
             .key_schema(key(def.hash_key, KeyType::Hash))
             .attribute_definitions(attr(def.hash_key));
         if let Some(range) = def.range_key {
-            req = req.key_schema(key(range, KeyType::Range)).attribute_definitions(attr(range));
+            req = req
+                .key_schema(key(range, KeyType::Range))
+                .attribute_definitions(attr(range));
         }
         match req.send().await {
             Ok(_) => {}
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => continue,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_in_use_exception()) =>
+            {
+                continue;
+            }
             Err(err) => return Err(StoreError::from_sdk(err)),
         }
         client

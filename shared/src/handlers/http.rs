@@ -45,16 +45,22 @@ pub async fn handle(app: &App, method: &str, path: &str, body: &[u8]) -> HttpRes
         ("POST", ["groups"]) => create(app, body).await,
         ("GET", ["groups"]) => list(app).await,
         ("GET", ["groups", code]) => get(app, code).await,
-        (_, ["groups"]) | (_, ["groups", _]) => {
-            HttpResponse::error(405, "method_not_allowed", format!("{method} is not allowed here"))
-        }
+        (_, ["groups"]) | (_, ["groups", _]) => HttpResponse::error(
+            405,
+            "method_not_allowed",
+            format!("{method} is not allowed here"),
+        ),
         _ => HttpResponse::error(404, "not_found", "no such endpoint"),
     }
 }
 
 async fn create(app: &App, body: &[u8]) -> HttpResponse {
     if body.len() > MAX_BODY_BYTES {
-        return HttpResponse::error(413, "payload_too_large", format!("the body is over {MAX_BODY_BYTES} bytes"));
+        return HttpResponse::error(
+            413,
+            "payload_too_large",
+            format!("the body is over {MAX_BODY_BYTES} bytes"),
+        );
     }
     let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
@@ -76,7 +82,13 @@ async fn create(app: &App, body: &[u8]) -> HttpResponse {
 }
 
 async fn get(app: &App, code: &str) -> HttpResponse {
-    let not_found = || HttpResponse::error(404, "group_not_found", "no live circle has that access code");
+    let not_found = || {
+        HttpResponse::error(
+            404,
+            "group_not_found",
+            "no live circle has that access code",
+        )
+    };
     let Some(code) = AccessCode::parse(&percent_decode(code)) else {
         return not_found();
     };
@@ -89,14 +101,24 @@ async fn get(app: &App, code: &str) -> HttpResponse {
 
 async fn list(app: &App) -> HttpResponse {
     match groups::list(app).await {
-        Ok(groups) => HttpResponse::ok(200, groups.iter().map(GroupView::without_code).collect::<Vec<_>>()),
+        Ok(groups) => HttpResponse::ok(
+            200,
+            groups
+                .iter()
+                .map(GroupView::without_code)
+                .collect::<Vec<_>>(),
+        ),
         Err(err) => internal(err),
     }
 }
 
 fn internal(err: impl std::fmt::Display) -> HttpResponse {
     tracing::error!(error = %err, "group request failed");
-    HttpResponse::error(500, "internal", "something went wrong on our side; try again")
+    HttpResponse::error(
+        500,
+        "internal",
+        "something went wrong on our side; try again",
+    )
 }
 
 /// Codes typed with spaces arrive as `%20`; nothing else in a code needs decoding.

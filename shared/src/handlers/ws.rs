@@ -20,7 +20,9 @@ pub const JOIN_GROUP: &str = "join_group";
 pub const MESSAGE: &str = "message";
 pub const LEAVE_ROOM: &str = "leave_room";
 /// Every route key the API declares.
-pub const ROUTES: [&str; 6] = [CONNECT, DISCONNECT, JOIN_GROUP, MESSAGE, LEAVE_ROOM, DEFAULT];
+pub const ROUTES: [&str; 6] = [
+    CONNECT, DISCONNECT, JOIN_GROUP, MESSAGE, LEAVE_ROOM, DEFAULT,
+];
 
 /// A response with just a status (and a short text body for refusals).
 pub fn response(status: i64, body: Option<&str>) -> ApiGatewayProxyResponse {
@@ -32,7 +34,12 @@ pub fn response(status: i64, body: Option<&str>) -> ApiGatewayProxyResponse {
 
 /// Dispatches on `requestContext.routeKey`.
 pub async fn handle(app: &App, event: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
-    match event.request_context.route_key.as_deref().unwrap_or(DEFAULT) {
+    match event
+        .request_context
+        .route_key
+        .as_deref()
+        .unwrap_or(DEFAULT)
+    {
         CONNECT => on_connect(app, &event).await,
         DISCONNECT => on_disconnect(app, &event).await,
         // Route selection only narrows what arrives; the body decides.
@@ -41,20 +48,29 @@ pub async fn handle(app: &App, event: ApiGatewayWebsocketProxyRequest) -> ApiGat
 }
 
 fn connection_id(event: &ApiGatewayWebsocketProxyRequest) -> Option<&str> {
-    event.request_context.connection_id.as_deref().filter(|c| !c.is_empty())
+    event
+        .request_context
+        .connection_id
+        .as_deref()
+        .filter(|c| !c.is_empty())
 }
 
 /// Whether the browser origin may open a socket. `None` allows any.
 pub fn origin_allowed(allowed: Option<&[String]>, origin: Option<&str>) -> bool {
     match (allowed, origin) {
-        (Some(list), Some(origin)) => list.iter().any(|a| a == "*" || a.eq_ignore_ascii_case(origin)),
+        (Some(list), Some(origin)) => list
+            .iter()
+            .any(|a| a == "*" || a.eq_ignore_ascii_case(origin)),
         _ => true,
     }
 }
 
 /// `$connect`: refuses a browser origin that is not allowed (403), else records
 /// the connection.
-pub async fn on_connect(app: &App, event: &ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
+pub async fn on_connect(
+    app: &App,
+    event: &ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
     let Some(id) = connection_id(event) else {
         return response(400, Some("missing connectionId"));
     };
@@ -73,7 +89,10 @@ pub async fn on_connect(app: &App, event: &ApiGatewayWebsocketProxyRequest) -> A
 }
 
 /// `$disconnect`: best effort; its answer goes nowhere.
-pub async fn on_disconnect(app: &App, event: &ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
+pub async fn on_disconnect(
+    app: &App,
+    event: &ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
     let Some(id) = connection_id(event) else {
         return response(400, None);
     };
@@ -88,7 +107,10 @@ pub async fn on_disconnect(app: &App, event: &ApiGatewayWebsocketProxyRequest) -
 
 /// `join_group`, `message`, `leave_room` and `$default`: parse the body, run the
 /// action, and turn any failure into an `error` event on the same connection.
-pub async fn on_action(app: &App, event: &ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
+pub async fn on_action(
+    app: &App,
+    event: &ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
     let Some(id) = connection_id(event) else {
         return response(400, None);
     };
@@ -98,9 +120,13 @@ pub async fn on_action(app: &App, event: &ApiGatewayWebsocketProxyRequest) -> Ap
     };
     let result = match parsed {
         Err(err) => Err(ActionError::from(err)),
-        Ok(ClientAction::JoinGroup { access_code, name }) => pairing::join(app, id, &access_code, &name).await,
+        Ok(ClientAction::JoinGroup { access_code, name }) => {
+            pairing::join(app, id, &access_code, &name).await
+        }
         Ok(ClientAction::Message { room, body }) => pairing::relay(app, id, &room, body).await,
-        Ok(ClientAction::LeaveRoom { room, requeue }) => pairing::leave(app, id, &room, requeue).await,
+        Ok(ClientAction::LeaveRoom { room, requeue }) => {
+            pairing::leave(app, id, &room, requeue).await
+        }
     };
     match result {
         Ok(()) => response(200, None),
