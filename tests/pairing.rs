@@ -240,15 +240,22 @@ async fn bad_frames_get_error_events_and_the_connection_keeps_working() {
 }
 
 #[tokio::test]
-async fn joining_while_in_a_room_is_refused_and_changes_nothing() {
+async fn joining_while_in_a_room_changes_nothing() {
     let (h, code, a, b, room) = paired().await;
+    // The same circle: a keep-alive join that crossed the pairing is a no-op.
+    let before = h.gateway.events(&a).len();
     h.join(&a, &code, "Ann").await;
+    assert_eq!(h.gateway.events(&a).len(), before, "{:?}", h.gateway.events(&a));
+    // Another circle: refused until the room is left.
+    let other = h.group("other").await;
+    h.join(&a, &other, "Ann").await;
     assert_eq!(
         error_code(h.errors(&a).last().expect("error")),
         ErrorCode::BadRequest
     );
     assert_eq!(h.current_room(&a).as_ref(), Some(&room));
     assert_eq!(h.current_room(&b).as_ref(), Some(&room));
+    assert!(h.lobby_entries().await.is_empty());
     h.assert_invariants().await;
 }
 

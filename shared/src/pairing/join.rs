@@ -96,6 +96,8 @@ pub async fn join(
         };
         let me = me.ok_or(ActionError::UnknownConnection)?;
         let (seeker, in_this_lobby) = match &me.state {
+            // Already where a join leads: a keep-alive join that crossed the pairing.
+            ConnState::Paired(r) if r.group == code.as_str() => return Ok(()),
             ConnState::Paired(_) if round == 0 => return Err(ActionError::AlreadyInRoom),
             // Someone claimed us while we were waiting; they told us.
             ConnState::Paired(_) => return Ok(()),

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Every test Circle has, in one command (the README's "test it"; CI runs this).
+#
+#   infra/scripts/test.sh            # everything
+#   infra/scripts/test.sh --quick    # Rust only: fmt, clippy, cargo test
+#
+# Steps: formatting and lints; the Rust tests (core invariants and concurrency,
+# group API, local stack end to end over real WebSockets, Lambda events and
+# template checks); the deploy checks (cfn-lint, sam validate, arm64 Lambda
+# build, cargo lambda smoke test); the browser test (Debian chromium driven by
+# playwright-core); and a benchmark smoke run that fails on invariant violations.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+export RUST_BACKTRACE=0 CARGO_TERM_COLOR=never
+
+step() { printf '\n==== %s (%ss elapsed)\n' "$1" "$SECONDS"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+step "cargo test"
+cargo test --workspace --all-features
+
+if [ "$quick" = 1 ]; then
+  step "done (quick)"
+  exit 0
+fi
+
+step "deploy checks"
+infra/scripts/check-deploy.sh
+
+step "browser test"
+tests/browser/run.sh
+
+step "benchmark smoke"
+bench/smoke.sh
+
+step "all tests passed"
