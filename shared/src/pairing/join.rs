@@ -82,12 +82,18 @@ pub async fn join(
     let code = AccessCode::parse(access_code).ok_or(ActionError::GroupNotFound)?;
     let mut told_waiting = false;
     let mut conflicts = 0u32;
+    // Our record as the enqueue just wrote it. Its lobby entry changes with it in
+    // every transaction, so while the Query still shows the entry the record is
+    // as written and need not be read again.
+    let mut just_enqueued: Option<Connection> = None;
     for round in 0..app.settings.max_attempts.max(1) * 2 {
         if conflicts > app.settings.max_attempts {
             break;
         }
-        let (lobby, me) =
-            tokio::try_join!(read_lobby(app, &code), get_connection(app, conn_id, true))?;
+        let (lobby, me) = match just_enqueued.take() {
+            Some(me) => (read_lobby(app, &code).await?, Some(me)),
+            None => tokio::try_join!(read_lobby(app, &code), get_connection(app, conn_id, true))?,
+        };
         let now = app.now_ms();
         let group = match lobby.group {
             None => return Err(ActionError::GroupNotFound),
@@ -179,7 +185,9 @@ pub async fn join(
                     }
                     told_waiting = true;
                 }
-                enqueue(app, &code, &seeker, &me).await
+                enqueue(app, &code, &seeker, &me)
+                    .await
+                    .map(|record| just_enqueued = Some(record))
             }
         };
         match result {
@@ -204,7 +212,7 @@ pub(super) async fn enqueue(
     code: &AccessCode,
     me: &Seeker,
     record: &Connection,
-) -> Result<(), StoreError> {
+) -> Result<Connection, StoreError> {
     let ticket = random_id(16);
     let entry = LobbyEntry {
         connection_id: me.id.clone(),
@@ -241,7 +249,15 @@ pub(super) async fn enqueue(
     if let Prior::Waiting { group, ticket } = &me.prior {
         items.push(entry_delete(app, group, &me.id, ticket));
     }
-    transact(app, items).await
+    transact(app, items).await?;
+    Ok(Connection {
+        name: Some(me.name.clone()),
+        state: ConnState::Waiting {
+            group: code.as_str().to_owned(),
+            ticket,
+        },
+        ..record.clone()
+    })
 }
 
 /// Pairs the seeker with a waiter in one transaction, then tells both. Item 0 is
@@ -313,7 +329,7 @@ pub(super) async fn pair(
         );
         let (undone, _) = tokio::join!(
             update_one(app, undo),
-            delete_connection(app, &waiter.connection_id, None)
+            delete_connection(app, &waiter.connection_id, Only::Any)
         );
         return match undone {
             Ok(()) | Err(StoreError::ConditionFailed) => Ok(Told::WaiterGone),

@@ -7,7 +7,7 @@ use super::join::join;
 use super::ops::*;
 use crate::app::App;
 use crate::error::ActionError;
-use crate::model::{ConnState, IDLE, WAITING};
+use crate::model::{ConnState, WAITING};
 use crate::protocol::{LeftReason, ServerEvent};
 use crate::store::StoreError;
 use crate::store::attr::s;
@@ -56,17 +56,7 @@ pub async fn disconnect(app: &App, conn_id: &str) -> Result<(), ActionError> {
             return Ok(());
         };
         let result = match &me.state {
-            ConnState::Idle => {
-                let del = Delete::builder()
-                    .table_name(&app.store.tables.connections)
-                    .set_key(Some(conn_key(conn_id)))
-                    .condition_expression("#st = :idle")
-                    .expression_attribute_names("#st", "state")
-                    .expression_attribute_values(":idle", s(IDLE))
-                    .build()
-                    .expect("table name and key are set");
-                transact(app, vec![TransactWriteItem::builder().delete(del).build()]).await
-            }
+            ConnState::Idle => delete_connection(app, conn_id, Only::Idle).await,
             ConnState::Waiting { group, ticket } => {
                 let del = Delete::builder()
                     .table_name(&app.store.tables.connections)
@@ -115,7 +105,7 @@ pub async fn disconnect(app: &App, conn_id: &str) -> Result<(), ActionError> {
                     }
                     // The partner no longer names us; just go.
                     Err(err) if err.is_conflict() && !err.item_failed(0) => {
-                        match delete_connection(app, conn_id, Some(&r.room)).await {
+                        match delete_connection(app, conn_id, Only::InRoom(&r.room)).await {
                             Err(StoreError::ConditionFailed) => Err(StoreError::ConditionFailed),
                             other => other,
                         }

@@ -273,10 +273,19 @@ pub(super) async fn update_one(app: &App, update: Update) -> Result<(), StoreErr
 }
 
 /// Deletes a connection record, optionally only while it is in `room`.
+/// Which state a connection record may be deleted in.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Only<'a> {
+    Any,
+    InRoom(&'a str),
+    Idle,
+}
+
+/// Deletes a connection record if it is in the given state.
 pub(super) async fn delete_connection(
     app: &App,
     conn_id: &str,
-    only_in_room: Option<&str>,
+    only: Only<'_>,
 ) -> Result<(), StoreError> {
     let mut req = app
         .store
@@ -285,11 +294,20 @@ pub(super) async fn delete_connection(
         .table_name(&app.store.tables.connections)
         .set_key(Some(conn_key(conn_id)))
         .return_consumed_capacity(ReturnConsumedCapacity::Total);
-    if let Some(room) = only_in_room {
-        req = req
-            .condition_expression("#rm = :room")
-            .expression_attribute_names("#rm", "room")
-            .expression_attribute_values(":room", s(room));
+    match only {
+        Only::Any => {}
+        Only::InRoom(room) => {
+            req = req
+                .condition_expression("#rm = :room")
+                .expression_attribute_names("#rm", "room")
+                .expression_attribute_values(":room", s(room));
+        }
+        Only::Idle => {
+            req = req
+                .condition_expression("#st = :idle")
+                .expression_attribute_names("#st", "state")
+                .expression_attribute_values(":idle", s(IDLE));
+        }
     }
     match req.send().await {
         Ok(out) => {

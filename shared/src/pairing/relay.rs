@@ -74,7 +74,7 @@ pub(super) async fn partner_gone(app: &App, conn_id: &str, r: &Room) -> Result<(
     let mine = leave_room_update(app, conn_id, &r.room, &r.partner, avoid_until(app));
     let (out, _) = tokio::join!(
         update_one(app, mine),
-        delete_connection(app, &r.partner, Some(&r.room))
+        delete_connection(app, &r.partner, Only::InRoom(&r.room))
     );
     match out {
         Ok(()) => {
