@@ -1,1 +1,303 @@
-//! Placeholder until the local stack issue fills this crate.
+//! `circle-local`: all of Circle on one machine. One loopback port serves the
+//! page, the group HTTP API, an emulation of API Gateway's WebSocket API (with
+//! the `@connections` management API) and `/_local/metrics`; an embedded
+//! DynamoDB (dynoxide) runs on a second loopback port. The route handlers are the
+//! ones the Lambdas run, reached through the real AWS SDK clients: only endpoints
+//! and credentials differ from AWS.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), circle_local::StackError> {
+//! let stack = circle_local::Stack::start(circle_local::Config::ephemeral()).await?;
+//! println!("{} {}", stack.http_url(), stack.ws_url());
+//! stack.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+pub mod error;
+pub mod event;
+mod http_api;
+pub mod ids;
+pub mod invoke;
+mod management;
+pub mod proc_stats;
+pub mod registry;
+mod socket;
+mod web;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{any, get};
+use circle_shared::embedded::EmbeddedDynamo;
+use circle_shared::{ApiGatewayManagement, App, TableNames};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use config::{Config, Limits, Storage};
+pub use error::StackError;
+
+use event::ApiInfo;
+use registry::Registry;
+
+/// A shutdown waits for sockets to close and their `$disconnect`s to run while
+/// they make progress (one ends at least this often)...
+const SHUTDOWN_STALL: Duration = Duration::from_secs(5);
+/// ...but no longer than this in all.
+const SHUTDOWN_CAP: Duration = Duration::from_secs(120);
+/// How long the HTTP server may take to finish its requests.
+const SERVER_WAIT: Duration = Duration::from_secs(10);
+
+/// What every route shares.
+pub(crate) struct Shared {
+    pub app: App,
+    pub registry: Arc<Registry>,
+    pub api: ApiInfo,
+    pub limits: Limits,
+    /// `host:port` as clients reach it.
+    pub authority: String,
+    pub site: web::Site,
+    /// Set once shutdown begins: `/ws` refuses new sockets.
+    pub closing: AtomicBool,
+    /// Concurrent invocations, see [`Limits::max_concurrency`].
+    pub slots: Arc<tokio::sync::Semaphore>,
+}
+
+/// A running local stack.
+pub struct Stack {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    dynamo: EmbeddedDynamo,
+    data_file: Option<PathBuf>,
+    stop: Option<oneshot::Sender<()>>,
+    server: JoinHandle<std::io::Result<()>>,
+    started_in: Duration,
+}
+
+/// The address clients use for a listening address (a wildcard means loopback).
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
+        }
+        _ => addr,
+    }
+}
+
+impl Stack {
+    /// Binds the port, opens (or creates) the data, creates the tables if absent,
+    /// and serves.
+    pub async fn start(config: Config) -> Result<Self, StackError> {
+        let began = Instant::now();
+        let bind_addr = SocketAddr::new(config.host, config.port);
+        let listener = tokio::net::TcpListener::bind(bind_addr)
+            .await
+            .map_err(|source| StackError::Bind {
+                addr: bind_addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StackError::Bind {
+            addr: bind_addr,
+            source,
+        })?;
+        let authority = reachable(addr).to_string();
+
+        let data_file = config.storage.file();
+        let db = match (&config.storage, &data_file) {
+            (Storage::Dir(dir), Some(file)) => {
+                std::fs::create_dir_all(dir).map_err(|source| StackError::DataDir {
+                    path: dir.clone(),
+                    source,
+                })?;
+                EmbeddedDynamo::open_file(file)?
+            }
+            _ => dynoxide::Database::memory()
+                .map_err(|e| circle_shared::embedded::EmbeddedError::Open(e.to_string()))?,
+        };
+        let dynamo = EmbeddedDynamo::serve(db, config.dynamo_port, config.sweep_every).await?;
+        let tables = TableNames::with_prefix("circle");
+        dynamo.create_tables(&tables).await?;
+
+        let mut settings = config.settings.clone();
+        settings.connection_ttl = settings
+            .connection_ttl
+            .max(config.limits.max_lifetime + Duration::from_secs(15 * 60));
+        settings.max_frame_bytes = config.limits.max_message_bytes;
+        let sdk = circle_shared::app::local_sdk_config();
+        let gateway = ApiGatewayManagement::new(&sdk, &format!("http://{authority}"));
+        let app = App::new(
+            dynamo.client(),
+            tables,
+            Arc::new(gateway),
+            Arc::new(circle_shared::clock::SystemClock),
+            settings,
+        );
+
+        let shared = Arc::new(Shared {
+            app,
+            registry: Arc::new(Registry::default()),
+            api: ApiInfo {
+                domain_name: authority.clone(),
+                stage: config.stage.clone(),
+                api_id: "circle-local".to_owned(),
+            },
+            limits: config.limits,
+            authority,
+            site: web::Site::locate(config.web_dir.as_deref()),
+            closing: AtomicBool::new(false),
+            slots: Arc::new(tokio::sync::Semaphore::new(
+                config.limits.max_concurrency.max(1),
+            )),
+        });
+
+        let management_limit =
+            DefaultBodyLimit::max(config.limits.max_message_bytes.saturating_mul(2));
+        let router = Router::new()
+            .route("/ws", any(socket::upgrade))
+            .route(
+                "/@connections/{id}",
+                get(management::get)
+                    .post(management::post)
+                    .delete(management::delete)
+                    .layer(management_limit),
+            )
+            .route("/groups", any(http_api::groups))
+            .route("/groups/{code}", any(http_api::groups))
+            .route("/config.json", get(http_api::config))
+            .route("/_local/metrics", get(http_api::metrics))
+            .fallback(get(web::serve))
+            .layer(DefaultBodyLimit::max(64 * 1024))
+            .with_state(Arc::clone(&shared));
+
+        let (stop, stopped) = oneshot::channel::<()>();
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, service)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+
+        let stack = Self {
+            shared,
+            addr,
+            dynamo,
+            data_file,
+            stop: Some(stop),
+            server,
+            started_in: began.elapsed(),
+        };
+        tracing::info!(
+            http = %stack.http_url(),
+            dynamodb = %stack.dynamo_endpoint(),
+            started_in_ms = stack.started_in.as_millis() as u64,
+            "circle-local is up"
+        );
+        Ok(stack)
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// `http://127.0.0.1:PORT`: the page, `/groups`, `@connections`.
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.shared.authority)
+    }
+
+    /// `ws://127.0.0.1:PORT/ws`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.shared.authority)
+    }
+
+    /// The management API's endpoint, as the SDK wants it.
+    pub fn connections_endpoint(&self) -> String {
+        self.http_url()
+    }
+
+    /// The embedded DynamoDB's endpoint.
+    pub fn dynamo_endpoint(&self) -> String {
+        self.dynamo.endpoint()
+    }
+
+    /// The database file, when file-backed.
+    pub fn data_file(&self) -> Option<&std::path::Path> {
+        self.data_file.as_deref()
+    }
+
+    /// The web directory being served, if one was found.
+    pub fn web_dir(&self) -> Option<&std::path::Path> {
+        self.shared.site.dir.as_deref()
+    }
+
+    /// How long [`Stack::start`] took.
+    pub fn started_in(&self) -> Duration {
+        self.started_in
+    }
+
+    /// The handlers' context (store, gateway, metrics).
+    pub fn app(&self) -> &App {
+        &self.shared.app
+    }
+
+    /// Open WebSocket connections.
+    pub fn connections(&self) -> usize {
+        self.shared.registry.len()
+    }
+
+    /// The ids of the open connections (what `@connections` takes); for tests and
+    /// tools, since clients never learn their own id.
+    pub fn connection_ids(&self) -> Vec<String> {
+        self.shared.registry.ids()
+    }
+
+    /// Stops accepting sockets, closes every socket (1001) and runs their
+    /// `$disconnect`s, stops the HTTP server, then stops DynamoDB once its last
+    /// request is done; data already written is on disk.
+    pub async fn shutdown(mut self) {
+        let began = Instant::now();
+        self.shared.closing.store(true, Ordering::SeqCst);
+        let open = self.shared.registry.len();
+        self.shared.registry.close_all(1001, "Going away");
+        if !self
+            .shared
+            .registry
+            .wait_for_tasks(SHUTDOWN_STALL, SHUTDOWN_CAP)
+            .await
+        {
+            tracing::warn!("some connections did not finish closing in time");
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match tokio::time::timeout(SERVER_WAIT, &mut self.server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(err))) => tracing::warn!(error = %err, "HTTP server ended with an error"),
+            Ok(Err(err)) => tracing::warn!(error = %err, "HTTP server task failed"),
+            Err(_) => {
+                tracing::warn!("HTTP server did not stop in time");
+                self.server.abort();
+            }
+        }
+        self.dynamo.shutdown().await;
+        tracing::info!(
+            closed_sockets = open,
+            took_ms = began.elapsed().as_millis() as u64,
+            "circle-local stopped"
+        );
+    }
+}

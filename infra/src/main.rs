@@ -1,2 +1,217 @@
-//! Placeholder until the local stack issue fills this crate.
-fn main() {}
+//! `circle-local`: runs all of Circle on this machine until Ctrl-C or SIGTERM.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use circle_local::{Config, Limits, Stack, Storage};
+use clap::Parser;
+
+/// All of Circle on one machine: the page, the HTTP API, an API Gateway WebSocket
+/// emulator with `@connections`, and an embedded DynamoDB. No cloud account, no Docker.
+#[derive(Debug, Parser)]
+#[command(name = "circle-local", version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1", env = "CIRCLE_HOST")]
+    host: IpAddr,
+    /// Port for the page, HTTP API, WebSocket API and @connections (0: any free port).
+    #[arg(long, default_value_t = 3000, env = "CIRCLE_PORT")]
+    port: u16,
+    /// Directory for the database file (circle.db).
+    #[arg(long, default_value = ".circle", env = "CIRCLE_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Keep data in memory only (lost on exit).
+    #[arg(long, conflicts_with = "data_dir")]
+    memory: bool,
+    /// Port for the embedded DynamoDB endpoint (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    dynamo_port: u16,
+    /// Directory with the web page (default: ./web, else the repository's web/).
+    #[arg(long)]
+    web_dir: Option<PathBuf>,
+    /// Close a socket after this long without a frame from its client (e.g. 600s, 10m).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    idle_timeout: Duration,
+    /// Close every socket after this long (e.g. 2h).
+    #[arg(long, default_value = "2h", value_parser = parse_duration)]
+    max_lifetime: Duration,
+    /// Browser origins allowed to open a socket, comma-separated (default: any).
+    #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',')]
+    allowed_origins: Vec<String>,
+    /// How often expired records are swept.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    sweep_every: Duration,
+    /// Route handlers running at once (like a Lambda concurrency limit); more wait.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
+    concurrency: u16,
+    /// Stage name put in WebSocket events.
+    #[arg(long, default_value = "local")]
+    stage: String,
+}
+
+/// `500ms`, `30s`, `10m`, `2h`, or plain seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 30s, 10m or 2h"))?;
+    let d = match unit.trim() {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        other => return Err(format!("unknown unit {other:?}; use ms, s, m or h")),
+    };
+    if d.is_zero() {
+        return Err("a duration must be more than zero".into());
+    }
+    Ok(d)
+}
+
+fn config(args: Args) -> Config {
+    let mut settings = circle_shared::Settings::from_env();
+    let origins: Vec<String> = args
+        .allowed_origins
+        .into_iter()
+        .map(|o| o.trim().to_owned())
+        .filter(|o| !o.is_empty())
+        .collect();
+    if !origins.is_empty() {
+        settings.allowed_origins = Some(origins);
+    }
+    Config {
+        host: args.host,
+        port: args.port,
+        dynamo_port: args.dynamo_port,
+        storage: if args.memory {
+            Storage::Memory
+        } else {
+            Storage::Dir(args.data_dir)
+        },
+        web_dir: args.web_dir,
+        stage: args.stage,
+        sweep_every: args.sweep_every,
+        limits: Limits {
+            idle_timeout: args.idle_timeout,
+            max_lifetime: args.max_lifetime,
+            max_concurrency: usize::from(args.concurrency),
+            ..Limits::default()
+        },
+        settings,
+    }
+}
+
+async fn stop_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let began = Instant::now();
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+
+    let config = config(args);
+    let origins = config.settings.allowed_origins.clone();
+    let stack = match Stack::start(config).await {
+        Ok(s) => s,
+        Err(err) => {
+            eprintln!("circle-local could not start: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let http = stack.http_url();
+    let storage = match stack.data_file() {
+        Some(f) => format!("file {}", f.display()),
+        None => "in memory".to_owned(),
+    };
+    let web = match stack.web_dir() {
+        Some(d) => format!("from {}", d.display()),
+        None => "placeholder (no web/ directory found)".to_owned(),
+    };
+    println!(
+        "Circle is running (ready in {} ms)",
+        began.elapsed().as_millis()
+    );
+    println!("  page          {http}/   ({web})");
+    println!("  HTTP API      {http}/groups");
+    println!("  WebSocket     {}", stack.ws_url());
+    println!("  @connections  {http}/@connections/{{connectionId}}");
+    println!("  DynamoDB      {}   ({storage})", stack.dynamo_endpoint());
+    println!("  metrics       {http}/_local/metrics");
+    if let Some(origins) = origins {
+        println!("  origins       {}", origins.join(", "));
+    }
+    println!("Press Ctrl-C to stop.");
+
+    stop_signal().await;
+    println!("Stopping… (Ctrl-C again to quit at once)");
+    tokio::spawn(async {
+        stop_signal().await;
+        eprintln!("circle-local: quitting without a clean shutdown");
+        std::process::exit(130);
+    });
+    stack.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn cli_parses() {
+        let args = Args::try_parse_from([
+            "circle-local",
+            "--memory",
+            "--port",
+            "0",
+            "--idle-timeout",
+            "1s",
+        ])
+        .expect("valid arguments");
+        let config = config(args);
+        assert_eq!(config.storage, Storage::Memory);
+        assert_eq!(config.limits.idle_timeout, Duration::from_secs(1));
+        assert!(Args::try_parse_from(["circle-local", "--memory", "--data-dir", "x"]).is_err());
+    }
+}

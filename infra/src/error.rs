@@ -1,0 +1,20 @@
+//! Why the local stack could not start.
+
+use circle_shared::embedded::EmbeddedError;
+
+/// A start-up failure; running connections never produce one.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error("binding {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("creating the data directory {path}: {source}")]
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("embedded DynamoDB: {0}")]
+    Dynamo(#[from] EmbeddedError),
+}

@@ -1,0 +1,98 @@
+//! Invoking a route the way API Gateway invokes its Lambda: the event JSON is
+//! deserialized into the typed request, the handler runs on its own task (a
+//! panic is an integration failure, not a crash), and the integration timeout
+//! applies. The handler is the very function the Lambdas call.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::apigw::ApiGatewayProxyResponse;
+use circle_shared::App;
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+/// Why an invocation produced no response.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    #[error("the event does not deserialize: {0}")]
+    Event(#[from] serde_json::Error),
+    #[error("the handler panicked")]
+    Panicked,
+    #[error("the integration timed out")]
+    TimedOut,
+}
+
+impl InvokeError {
+    /// The frame API Gateway sends a client when its message's integration fails.
+    pub fn client_frame(&self, connection_id: &str, request_id: &str) -> String {
+        let message = match self {
+            InvokeError::TimedOut => "Endpoint request timed out",
+            InvokeError::Event(_) | InvokeError::Panicked => "Internal server error",
+        };
+        json!({"message": message, "connectionId": connection_id, "requestId": request_id})
+            .to_string()
+    }
+}
+
+/// One invocation's outcome, with the `requestId` API Gateway gave it.
+#[derive(Debug)]
+pub struct Invocation {
+    pub request_id: String,
+    pub route_key: String,
+    pub result: Result<ApiGatewayProxyResponse, InvokeError>,
+}
+
+/// Runs `circle_shared::handlers::ws::handle` on `event` once one of `slots` is
+/// free. The timeout covers the wait and the run; a timed-out handler keeps
+/// running (and its slot) in the background, as a Lambda would.
+pub async fn invoke(
+    app: &App,
+    slots: &Arc<Semaphore>,
+    event: Value,
+    timeout: Duration,
+) -> Invocation {
+    let request_id = event["requestContext"]["requestId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let route_key = event["requestContext"]["routeKey"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let request = match crate::event::to_request(event) {
+        Ok(r) => r,
+        Err(err) => {
+            return Invocation {
+                request_id,
+                route_key,
+                result: Err(err.into()),
+            };
+        }
+    };
+    let app = app.clone();
+    let slots = Arc::clone(slots);
+    let run = async move {
+        // The semaphore is never closed, so a permit always comes.
+        let permit = slots
+            .acquire_owned()
+            .await
+            .map_err(|_| InvokeError::Panicked)?;
+        let task = tokio::spawn(async move {
+            let _permit = permit;
+            circle_shared::handlers::ws::handle(&app, request).await
+        });
+        task.await.map_err(|_| InvokeError::Panicked)
+    };
+    let result = match tokio::time::timeout(timeout, run).await {
+        Ok(result) => result,
+        Err(_) => Err(InvokeError::TimedOut),
+    };
+    if let Err(err) = &result {
+        tracing::error!(route = %route_key, request_id = %request_id, error = %err, "integration failed");
+    }
+    Invocation {
+        request_id,
+        route_key,
+        result,
+    }
+}

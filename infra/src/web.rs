@@ -1,0 +1,146 @@
+//! The front end: files from the `web/` directory, read from disk on each request
+//! (so edits show on reload), or a placeholder page when there is none.
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::Shared;
+
+/// Where the page comes from.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub dir: Option<PathBuf>,
+}
+
+impl Site {
+    /// `explicit`, else `./web`, else the repository's `web/` next to this crate.
+    pub fn locate(explicit: Option<&Path>) -> Self {
+        let candidates = match explicit {
+            Some(p) => vec![p.to_path_buf()],
+            None => vec![
+                PathBuf::from("web"),
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("web"),
+            ],
+        };
+        Self {
+            dir: candidates.into_iter().find(|d| d.is_dir()),
+        }
+    }
+}
+
+const PLACEHOLDER: &str = "<!doctype html><meta charset=utf-8><title>Circle</title>\
+<h1>Circle</h1><p>The local stack is running, but no <code>web/</code> directory was found. \
+The HTTP API is at <code>/groups</code> and the WebSocket API at <code>/ws</code>.</p>";
+
+fn content_type(path: &Path) -> &'static str {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+    {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "json" | "map" => "application/json",
+        "webmanifest" => "application/manifest+json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "ico" => "image/x-icon",
+        "woff2" => "font/woff2",
+        "woff" => "font/woff",
+        "txt" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+/// A request path as a relative file path, refusing anything that could leave the
+/// directory (`..`, absolute parts, backslashes, hidden files).
+fn relative(path: &str) -> Option<PathBuf> {
+    let path = path.trim_start_matches('/');
+    let path = if path.is_empty() || path.ends_with('/') {
+        format!("{path}index.html")
+    } else {
+        path.to_owned()
+    };
+    if path.contains('\\') || path.contains('%') {
+        return None;
+    }
+    let rel = PathBuf::from(path);
+    let safe = rel.components().all(|c| match c {
+        Component::Normal(s) => !s.to_string_lossy().starts_with('.'),
+        _ => false,
+    });
+    safe.then_some(rel)
+}
+
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "not found",
+    )
+        .into_response()
+}
+
+/// `GET /` and any other path no route claims.
+pub(crate) async fn serve(State(state): State<Arc<Shared>>, uri: Uri) -> Response {
+    let Some(dir) = &state.site.dir else {
+        return if uri.path() == "/" {
+            (
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                PLACEHOLDER,
+            )
+                .into_response()
+        } else {
+            not_found()
+        };
+    };
+    let Some(rel) = relative(uri.path()) else {
+        return not_found();
+    };
+    let path = dir.join(&rel);
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, content_type(&path)),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(_) if uri.path() == "/" => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            PLACEHOLDER,
+        )
+            .into_response(),
+        Err(_) => not_found(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_stay_inside_the_directory() {
+        assert_eq!(relative("/"), Some(PathBuf::from("index.html")));
+        assert_eq!(relative("/app.js"), Some(PathBuf::from("app.js")));
+        assert_eq!(relative("/img/"), Some(PathBuf::from("img/index.html")));
+        for bad in [
+            "/../secret",
+            "/a/../../b",
+            "/.git/config",
+            "/a\\b",
+            "/%2e%2e/x",
+        ] {
+            assert_eq!(relative(bad), None, "{bad}");
+        }
+    }
+}
