@@ -38,7 +38,8 @@ infra/scripts/check-deploy.sh
 step "browser test"
 tests/browser/run.sh
 
-step "benchmark smoke"
-bench/smoke.sh
+step "benchmark smoke (fails on errors or invariant violations, not timings)"
+cargo build -p circle-local -p circle-bench
+cargo run -q -p circle-bench -- --spawn-stack --smoke
 
 step "all tests passed"
