@@ -1,6 +1,9 @@
 //! Groups: validating a new circle, creating it under a unique access code,
 //! reading it back, and listing live circles without their codes.
 
+use aws_sdk_dynamodb::operation::{
+    get_item::GetItemOutput, put_item::PutItemOutput, scan::ScanOutput,
+};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -176,19 +179,15 @@ pub async fn create(app: &App, new: NewGroup) -> Result<Group, StoreError> {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
-        match result {
-            Ok(out) => {
-                app.store.count_one(DdbOp::PutItem, out.consumed_capacity());
-                return Ok(group);
-            }
-            Err(err) => {
-                let err = StoreError::from_sdk(err);
-                app.store.count_failed(DdbOp::PutItem, &err);
-                if err != StoreError::ConditionFailed {
-                    return Err(err);
-                }
+        match app
+            .store
+            .settle(DdbOp::PutItem, result, PutItemOutput::consumed_capacity)
+        {
+            Ok(_) => return Ok(group),
+            Err(StoreError::ConditionFailed) => {
                 tracing::warn!("access code collision; drawing another");
             }
+            Err(err) => return Err(err),
         }
     }
     Err(StoreError::Other(
@@ -198,7 +197,7 @@ pub async fn create(app: &App, new: NewGroup) -> Result<Group, StoreError> {
 
 /// The live group with this code, if any (an expired group is absent).
 pub async fn get(app: &App, code: &AccessCode) -> Result<Option<Group>, StoreError> {
-    let out = app
+    let result = app
         .store
         .client
         .get_item()
@@ -206,9 +205,10 @@ pub async fn get(app: &App, code: &AccessCode) -> Result<Option<Group>, StoreErr
         .set_key(Some(group_key(code)))
         .return_consumed_capacity(ReturnConsumedCapacity::Total)
         .send()
-        .await
-        .map_err(StoreError::from_sdk)?;
-    app.store.count_one(DdbOp::GetItem, out.consumed_capacity());
+        .await;
+    let out = app
+        .store
+        .settle(DdbOp::GetItem, result, GetItemOutput::consumed_capacity)?;
     let Some(item) = out.item() else {
         return Ok(None);
     };
@@ -222,7 +222,7 @@ pub async fn list(app: &App) -> Result<Vec<Group>, StoreError> {
     let mut groups = Vec::new();
     let mut start: Option<Item> = None;
     loop {
-        let out = app
+        let result = app
             .store
             .client
             .scan()
@@ -233,9 +233,10 @@ pub async fn list(app: &App) -> Result<Vec<Group>, StoreError> {
             .set_exclusive_start_key(start.take())
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        app.store.count_one(DdbOp::Scan, out.consumed_capacity());
+            .await;
+        let out = app
+            .store
+            .settle(DdbOp::Scan, result, ScanOutput::consumed_capacity)?;
         for item in out.items() {
             groups.push(Group::from_item(item)?);
         }

@@ -102,6 +102,31 @@ impl Store {
         self.count(op, consumed.map(std::slice::from_ref).unwrap_or_default());
     }
 
+    /// Counts a finished single-item request (with the capacity its output
+    /// reports) and maps its error.
+    pub fn settle<O, E, R>(
+        &self,
+        op: DdbOp,
+        result: Result<O, SdkError<E, R>>,
+        consumed: impl for<'a> FnOnce(&'a O) -> Option<&'a ConsumedCapacity>,
+    ) -> Result<O, StoreError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        match result {
+            Ok(out) => {
+                self.count_one(op, consumed(&out));
+                Ok(out)
+            }
+            Err(err) => {
+                let err = StoreError::from_sdk(err);
+                self.count_failed(op, &err);
+                Err(err)
+            }
+        }
+    }
+
     /// Records a request that failed (it still cost a round trip).
     pub fn count_failed(&self, op: DdbOp, err: &StoreError) {
         self.metrics.count_op(op);

@@ -1,6 +1,7 @@
 //! `$connect` and `join_group`: entering a lobby, claiming a waiter, and undoing a
 //! pairing with a waiter whose connection turned out to be gone.
 
+use aws_sdk_dynamodb::operation::{delete_item::DeleteItemOutput, put_item::PutItemOutput};
 use aws_sdk_dynamodb::types::{Put, ReturnConsumedCapacity, TransactWriteItem};
 use rand::seq::IndexedRandom;
 
@@ -51,7 +52,7 @@ pub async fn connect(app: &App, conn_id: &str) -> Result<(), ActionError> {
     let now_ms = app.now_ms();
     let ttl = i64::try_from(app.settings.connection_ttl.as_secs()).unwrap_or(i64::MAX / 2);
     let conn = Connection::new(conn_id, now_ms, now_ms.div_euclid(1000) + ttl);
-    let out = app
+    let result = app
         .store
         .client
         .put_item()
@@ -59,9 +60,9 @@ pub async fn connect(app: &App, conn_id: &str) -> Result<(), ActionError> {
         .set_item(Some(conn.to_item()))
         .return_consumed_capacity(ReturnConsumedCapacity::Total)
         .send()
-        .await
-        .map_err(StoreError::from_sdk)?;
-    app.store.count_one(DdbOp::PutItem, out.consumed_capacity());
+        .await;
+    app.store
+        .settle(DdbOp::PutItem, result, PutItemOutput::consumed_capacity)?;
     Ok(())
 }
 
@@ -375,20 +376,17 @@ pub(super) async fn remove_stale_entry(
         .return_consumed_capacity(ReturnConsumedCapacity::Total)
         .send()
         .await;
-    match result {
-        Ok(out) => {
-            app.store
-                .count_one(DdbOp::DeleteItem, out.consumed_capacity());
+    match app.store.settle(
+        DdbOp::DeleteItem,
+        result,
+        DeleteItemOutput::consumed_capacity,
+    ) {
+        Ok(_) => {
             tracing::info!(waiter = %waiter.connection_id, "removed a stale lobby entry");
             Ok(())
         }
-        Err(err) => match StoreError::from_sdk(err) {
-            StoreError::ConditionFailed => {
-                app.store
-                    .count_failed(DdbOp::DeleteItem, &StoreError::ConditionFailed);
-                Ok(())
-            }
-            other => Err(other),
-        },
+        // Claimed or removed meanwhile.
+        Err(StoreError::ConditionFailed) => Ok(()),
+        Err(err) => Err(err),
     }
 }

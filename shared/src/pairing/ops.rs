@@ -1,6 +1,10 @@
 //! DynamoDB plumbing for pairing: item keys, conditional updates and
 //! transactions, the lobby read, and sending events to connections.
 
+use aws_sdk_dynamodb::operation::{
+    delete_item::DeleteItemOutput, get_item::GetItemOutput, query::QueryOutput,
+    update_item::UpdateItemOutput,
+};
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, ReturnConsumedCapacity, TransactWriteItem, Update,
 };
@@ -79,7 +83,7 @@ pub async fn read_lobby(app: &App, code: &AccessCode) -> Result<Lobby, StoreErro
     let mut start: Option<Item> = None;
     // A lobby holds few entries at rest; the page cap bounds a pathological burst.
     for _ in 0..4 {
-        let out = app
+        let result = app
             .store
             .client
             .query()
@@ -90,9 +94,10 @@ pub async fn read_lobby(app: &App, code: &AccessCode) -> Result<Lobby, StoreErro
             .set_exclusive_start_key(start.take())
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        app.store.count_one(DdbOp::Query, out.consumed_capacity());
+            .await;
+        let out = app
+            .store
+            .settle(DdbOp::Query, result, QueryOutput::consumed_capacity)?;
         for item in out.items() {
             match item
                 .get("sk")
@@ -123,7 +128,7 @@ pub async fn get_connection(
     id: &str,
     consistent: bool,
 ) -> Result<Option<Connection>, StoreError> {
-    let out = app
+    let result = app
         .store
         .client
         .get_item()
@@ -132,9 +137,10 @@ pub async fn get_connection(
         .consistent_read(consistent)
         .return_consumed_capacity(ReturnConsumedCapacity::Total)
         .send()
-        .await
-        .map_err(StoreError::from_sdk)?;
-    app.store.count_one(DdbOp::GetItem, out.consumed_capacity());
+        .await;
+    let out = app
+        .store
+        .settle(DdbOp::GetItem, result, GetItemOutput::consumed_capacity)?;
     let Some(item) = out.item() else {
         return Ok(None);
     };
@@ -244,6 +250,7 @@ pub(super) fn paired_values(room: &Room, own_name: &str) -> Vec<(&'static str, A
     ]
 }
 
+/// One conditional update outside a transaction.
 pub(super) async fn update_one(app: &App, update: Update) -> Result<(), StoreError> {
     let result = app
         .store
@@ -258,21 +265,14 @@ pub(super) async fn update_one(app: &App, update: Update) -> Result<(), StoreErr
         .return_consumed_capacity(ReturnConsumedCapacity::Total)
         .send()
         .await;
-    match result {
-        Ok(out) => {
-            app.store
-                .count_one(DdbOp::UpdateItem, out.consumed_capacity());
-            Ok(())
-        }
-        Err(err) => {
-            let err = StoreError::from_sdk(err);
-            app.store.count_failed(DdbOp::UpdateItem, &err);
-            Err(err)
-        }
-    }
+    app.store.settle(
+        DdbOp::UpdateItem,
+        result,
+        UpdateItemOutput::consumed_capacity,
+    )?;
+    Ok(())
 }
 
-/// Deletes a connection record, optionally only while it is in `room`.
 /// Which state a connection record may be deleted in.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Only<'a> {
@@ -309,18 +309,13 @@ pub(super) async fn delete_connection(
                 .expression_attribute_values(":idle", s(IDLE));
         }
     }
-    match req.send().await {
-        Ok(out) => {
-            app.store
-                .count_one(DdbOp::DeleteItem, out.consumed_capacity());
-            Ok(())
-        }
-        Err(err) => {
-            let err = StoreError::from_sdk(err);
-            app.store.count_failed(DdbOp::DeleteItem, &err);
-            Err(err)
-        }
-    }
+    let result = req.send().await;
+    app.store.settle(
+        DdbOp::DeleteItem,
+        result,
+        DeleteItemOutput::consumed_capacity,
+    )?;
+    Ok(())
 }
 
 /// Takes `conn_id` out of `room` (only while it is in it), remembering the partner
