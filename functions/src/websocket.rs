@@ -1,0 +1,97 @@
+//! The WebSocket route functions: one runtime loop per binary, the [`App`] built
+//! once per container.
+//!
+//! The `@connections` endpoint is `CONNECTIONS_ENDPOINT` when set (the template
+//! sets it), else derived from the first event's `domainName` and `stage`, then
+//! kept for the container's life.
+
+use std::sync::{Arc, OnceLock};
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use circle_shared::{ApiGatewayManagement, App};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+use crate::aws::{Base, env_var};
+
+/// The environment variable that fixes the `@connections` endpoint.
+pub const CONNECTIONS_ENDPOINT: &str = "CONNECTIONS_ENDPOINT";
+
+/// A route function's state: clients built at start, the app once the endpoint is known.
+#[derive(Debug)]
+pub struct WsFunction {
+    base: Base,
+    app: OnceLock<App>,
+}
+
+impl WsFunction {
+    /// Builds the app right away when `endpoint` is known, else on the first event.
+    pub fn new(base: Base, endpoint: Option<String>) -> Self {
+        let app = OnceLock::new();
+        if let Some(endpoint) = endpoint {
+            let _ = app.set(build_app(&base, &endpoint));
+        }
+        Self { base, app }
+    }
+
+    /// From the environment (see [`Base::from_env`] and [`CONNECTIONS_ENDPOINT`]).
+    pub fn from_env() -> Self {
+        Self::new(Base::from_env(), env_var(CONNECTIONS_ENDPOINT))
+    }
+
+    /// The app, building it from the event's domain and stage on first use.
+    pub fn app_for(&self, event: &ApiGatewayWebsocketProxyRequest) -> Result<&App, Error> {
+        if let Some(app) = self.app.get() {
+            return Ok(app);
+        }
+        let ctx = &event.request_context;
+        let (Some(domain), Some(stage)) = (ctx.domain_name.as_deref(), ctx.stage.as_deref()) else {
+            return Err(format!(
+                "{CONNECTIONS_ENDPOINT} is unset and the event has no domainName/stage"
+            )
+            .into());
+        };
+        let endpoint = ApiGatewayManagement::endpoint_for(domain, stage);
+        tracing::info!(
+            endpoint,
+            "@connections endpoint derived from the first event"
+        );
+        Ok(self.app.get_or_init(|| build_app(&self.base, &endpoint)))
+    }
+}
+
+fn build_app(base: &Base, endpoint: &str) -> App {
+    let gateway = Arc::new(ApiGatewayManagement::new(&base.sdk_config, endpoint));
+    App::new(
+        base.dynamodb.clone(),
+        base.tables.clone(),
+        gateway,
+        Arc::new(circle_shared::clock::SystemClock),
+        base.settings.clone(),
+    )
+}
+
+/// Runs one route's function: `handler` is the shared handler for `route`.
+pub async fn run<H>(route: &'static str, handler: H) -> Result<(), Error>
+where
+    H: AsyncFn(&App, &ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse,
+{
+    crate::logging::init();
+    let function = WsFunction::from_env();
+    let (function, handler) = (&function, &handler);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
+            let payload = event.payload;
+            let got = payload.request_context.route_key.as_deref();
+            if got != Some(route) {
+                tracing::warn!(
+                    expected = route,
+                    got,
+                    "event for another route; check the integration"
+                );
+            }
+            let app = function.app_for(&payload)?;
+            Ok::<_, Error>(handler(app, &payload).await)
+        },
+    ))
+    .await
+}

@@ -1,0 +1,353 @@
+//! Every sample event in `events/` deserializes into its typed event and runs
+//! through its handler against the embedded DynamoDB with the expected status.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayWebsocketProxyRequest};
+use circle_functions::http_api::{self, PublicUrls};
+use circle_functions::{FUNCTIONS, HTTP_API_BINARY};
+use circle_shared::clock::SystemClock;
+use circle_shared::embedded::EmbeddedDynamo;
+use circle_shared::handlers::ws;
+use circle_shared::{App, Settings, TableNames};
+use lambda_http::request::LambdaRequest;
+use serde_json::Value;
+
+use support::{Recorder, event_text, seed_sample_group};
+
+const WS_URL: &str = "wss://k7xq2m9v1d.execute-api.eu-west-1.amazonaws.com/prod";
+
+struct World {
+    _dynamo: EmbeddedDynamo,
+    app: App,
+    posts: Arc<Recorder>,
+}
+
+async fn world(settings: Settings) -> World {
+    let dynamo = EmbeddedDynamo::memory()
+        .await
+        .expect("the embedded store starts");
+    let tables = TableNames::with_prefix("events");
+    dynamo
+        .create_tables(&tables)
+        .await
+        .expect("tables are created");
+    let posts = Arc::new(Recorder::default());
+    let app = App::new(
+        dynamo.client(),
+        tables,
+        posts.clone(),
+        Arc::new(SystemClock),
+        settings,
+    );
+    seed_sample_group(&app.store.client, &app.store.tables, app.now_secs()).await;
+    World {
+        _dynamo: dynamo,
+        app,
+        posts,
+    }
+}
+
+/// Events named after the binary that receives them.
+fn binary_of(file: &str) -> &'static str {
+    let stem = file.strip_suffix(".json").expect("event files are .json");
+    if stem.starts_with("http-") {
+        return HTTP_API_BINARY;
+    }
+    FUNCTIONS
+        .iter()
+        .find(|(_, bin)| *bin == stem)
+        .map(|(_, bin)| *bin)
+        .unwrap_or_else(|| panic!("events/{file} is named after no function binary"))
+}
+
+fn ws_event(file: &str) -> ApiGatewayWebsocketProxyRequest {
+    let event: ApiGatewayWebsocketProxyRequest =
+        serde_json::from_str(&event_text(file)).unwrap_or_else(|e| panic!("events/{file}: {e}"));
+    let route = event
+        .request_context
+        .route_key
+        .as_deref()
+        .expect("WebSocket events carry a routeKey");
+    let bin = FUNCTIONS.iter().find(|(r, _)| *r == route).map(|(_, b)| *b);
+    assert_eq!(
+        bin,
+        Some(binary_of(file)),
+        "events/{file}: routeKey {route} belongs to another function"
+    );
+    event
+}
+
+fn with_connection(
+    mut event: ApiGatewayWebsocketProxyRequest,
+    id: &str,
+) -> ApiGatewayWebsocketProxyRequest {
+    event.request_context.connection_id = Some(id.to_owned());
+    event
+}
+
+fn with_body(
+    mut event: ApiGatewayWebsocketProxyRequest,
+    edit: impl FnOnce(&mut Value),
+) -> ApiGatewayWebsocketProxyRequest {
+    let mut body: Value =
+        serde_json::from_str(event.body.as_deref().expect("action events have a body"))
+            .expect("sample bodies are JSON");
+    edit(&mut body);
+    event.body = Some(body.to_string());
+    event
+}
+
+async fn run_ws(app: &App, event: ApiGatewayWebsocketProxyRequest) -> i64 {
+    ws::handle(app, event).await.status_code
+}
+
+fn kinds_for<'a>(posts: &'a [(String, Value)], id: &str) -> Vec<&'a str> {
+    posts
+        .iter()
+        .filter(|(to, _)| to == id)
+        .map(|(_, e)| e["event"].as_str().expect("every server event is tagged"))
+        .collect()
+}
+
+fn only_event<'a>(posts: &'a [(String, Value)], id: &str, kind: &str) -> &'a Value {
+    let found: Vec<&Value> = posts
+        .iter()
+        .filter(|(to, e)| to == id && e["event"] == kind)
+        .map(|(_, e)| e)
+        .collect();
+    assert_eq!(found.len(), 1, "one {kind} for {id} in {posts:?}");
+    found[0]
+}
+
+#[tokio::test]
+async fn websocket_events_run_through_their_handlers() {
+    let w = world(Settings::default()).await;
+    let me = ws_event("ws-connect.json")
+        .request_context
+        .connection_id
+        .expect("the sample has a connection id");
+    let partner = "partner-Vx1lZcIM=";
+
+    // Someone waits in the sample group first.
+    assert_eq!(
+        run_ws(
+            &w.app,
+            with_connection(ws_event("ws-connect.json"), partner)
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        run_ws(
+            &w.app,
+            with_connection(ws_event("ws-join-group.json"), partner)
+        )
+        .await,
+        200
+    );
+    assert_eq!(kinds_for(&w.posts.take(), partner), ["waiting"]);
+
+    // The samples, in a connection's order of life.
+    assert_eq!(run_ws(&w.app, ws_event("ws-connect.json")).await, 200);
+    assert_eq!(run_ws(&w.app, ws_event("ws-join-group.json")).await, 200);
+    let posts = w.posts.take();
+    let mine = only_event(&posts, &me, "join_room");
+    let theirs = only_event(&posts, partner, "join_room");
+    assert_eq!(mine["room"], theirs["room"]);
+    assert_eq!(theirs["match"]["name"], "Ada");
+    let room = mine["room"]
+        .as_str()
+        .expect("join_room names the room")
+        .to_owned();
+
+    // The sample's own room is not ours: an error event, the connection stays.
+    assert_eq!(run_ws(&w.app, ws_event("ws-message.json")).await, 200);
+    assert_eq!(
+        only_event(&w.posts.take(), &me, "error")["code"],
+        "not_in_room"
+    );
+    let in_room = |b: &mut Value| b["room"] = Value::from(room.clone());
+    assert_eq!(
+        run_ws(&w.app, with_body(ws_event("ws-message.json"), in_room)).await,
+        200
+    );
+    let posts = w.posts.take();
+    for id in [me.as_str(), partner] {
+        let msg = only_event(&posts, id, "message");
+        assert_eq!(
+            (msg["message"].as_str(), msg["from"]["name"].as_str()),
+            (Some("hello!"), Some("Ada"))
+        );
+    }
+
+    assert_eq!(run_ws(&w.app, ws_event("ws-default.json")).await, 200);
+    assert_eq!(
+        only_event(&w.posts.take(), &me, "error")["code"],
+        "bad_request"
+    );
+
+    assert_eq!(run_ws(&w.app, ws_event("ws-leave-room.json")).await, 200);
+    assert_eq!(
+        only_event(&w.posts.take(), &me, "error")["code"],
+        "not_in_room"
+    );
+    assert_eq!(
+        run_ws(&w.app, with_body(ws_event("ws-leave-room.json"), in_room)).await,
+        200
+    );
+    let posts = w.posts.take();
+    assert_eq!(
+        only_event(&posts, partner, "partner_left")["reason"],
+        "left"
+    );
+    // `requeue: true`: back in the lobby, alone there.
+    assert_eq!(kinds_for(&posts, &me), ["waiting"]);
+
+    assert_eq!(run_ws(&w.app, ws_event("ws-disconnect.json")).await, 200);
+    let gone = circle_shared::pairing::get_connection(&w.app, &me, true)
+        .await
+        .expect("the store answers");
+    assert!(gone.is_none(), "the record is gone after $disconnect");
+}
+
+#[tokio::test]
+async fn the_connect_sample_is_refused_from_a_foreign_origin() {
+    let settings = Settings {
+        allowed_origins: Some(vec!["https://chat.example.com".into()]),
+        ..Settings::default()
+    };
+    let w = world(settings).await;
+    assert_eq!(run_ws(&w.app, ws_event("ws-connect.json")).await, 403);
+}
+
+fn http_request(file: &str) -> lambda_http::Request {
+    let text = event_text(file);
+    assert_eq!(binary_of(file), HTTP_API_BINARY);
+    let typed: ApiGatewayV2httpRequest =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("events/{file}: {e}"));
+    // What lambda_http itself makes of the payload: an HTTP API (v2) request.
+    let sniffed: LambdaRequest =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("events/{file}: {e}"));
+    assert!(
+        matches!(sniffed, LambdaRequest::ApiGatewayV2(_)),
+        "events/{file} is read as an HTTP API v2 event"
+    );
+    LambdaRequest::ApiGatewayV2(typed).into()
+}
+
+async fn run_http(app: &App, file: &str) -> (u16, String, Vec<u8>) {
+    let urls = PublicUrls {
+        http_url: None,
+        ws_url: Some(WS_URL.to_owned()),
+    };
+    let response = http_api::respond(app, &urls, http_request(file)).await;
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (
+        response.status().as_u16(),
+        content_type,
+        response.body().to_vec(),
+    )
+}
+
+fn json(body: &[u8]) -> Value {
+    serde_json::from_slice(body).expect("the API answers JSON")
+}
+
+#[tokio::test]
+async fn http_events_run_through_the_http_api_function() {
+    let w = world(Settings::default()).await;
+
+    let (status, content_type, body) = run_http(&w.app, "http-create-group.json").await;
+    assert_eq!((status, content_type.as_str()), (201, "application/json"));
+    let created = json(&body);
+    assert_eq!(created["name"], "Book club");
+    assert!(created["access_code"].is_string());
+
+    let (status, _, body) = run_http(&w.app, "http-list-groups.json").await;
+    assert_eq!(status, 200);
+    let listed = json(&body);
+    let listed = listed.as_array().expect("a list");
+    assert_eq!(listed.len(), 2, "the seeded group and the created one");
+    assert!(
+        listed.iter().all(|g| g.get("access_code").is_none()),
+        "listings never show codes"
+    );
+
+    let (status, _, body) = run_http(&w.app, "http-get-group.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(json(&body)["access_code"], "HMRW7-KT4PZ");
+
+    let (status, content_type, body) = run_http(&w.app, "http-page.json").await;
+    if circle_functions::page::INDEX_HTML.is_some() {
+        assert_eq!(
+            (status, content_type.as_str()),
+            (200, "text/html; charset=utf-8")
+        );
+        assert!(
+            String::from_utf8_lossy(&body).contains("<html"),
+            "the page is HTML"
+        );
+    } else {
+        assert_eq!(status, 404, "web/index.html was missing at build time");
+    }
+
+    let (status, _, body) = run_http(&w.app, "http-config.json").await;
+    assert_eq!(status, 200);
+    let config = json(&body);
+    let keys: BTreeSet<&str> = config
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, BTreeSet::from(["http_url", "ws_url"]));
+    assert_eq!(
+        config["http_url"],
+        "https://p3w8n5c2zr.execute-api.eu-west-1.amazonaws.com"
+    );
+    assert_eq!(config["ws_url"], WS_URL);
+}
+
+#[test]
+fn every_event_file_is_exercised() {
+    let covered = BTreeSet::from([
+        "http-config.json",
+        "http-create-group.json",
+        "http-get-group.json",
+        "http-list-groups.json",
+        "http-page.json",
+        "ws-connect.json",
+        "ws-default.json",
+        "ws-disconnect.json",
+        "ws-join-group.json",
+        "ws-leave-room.json",
+        "ws-message.json",
+    ]);
+    let present: BTreeSet<String> = std::fs::read_dir(support::root().join("events"))
+        .expect("events/ exists")
+        .map(|e| {
+            e.expect("a readable entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let present: BTreeSet<&str> = present.iter().map(String::as_str).collect();
+    assert_eq!(present, covered, "add a case above for each new event file");
+    // One sample per route.
+    for (_, bin) in FUNCTIONS {
+        assert!(
+            present.contains(format!("{bin}.json").as_str()),
+            "no sample event for {bin}"
+        );
+    }
+}

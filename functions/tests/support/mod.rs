@@ -1,0 +1,95 @@
+//! Shared by the tests and the smoke backend example: the sample events, a gateway
+//! that records what it is asked to post, and seeding the group the events join.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use circle_shared::code::AccessCode;
+use circle_shared::model::Group;
+use circle_shared::{Gateway, GatewayError, TableNames};
+use serde_json::Value;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The text of `events/{name}`.
+pub fn event_text(name: &str) -> String {
+    let path = root().join("events").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// The access code the sample `join_group` event asks for.
+pub fn sample_access_code() -> AccessCode {
+    let event: Value =
+        serde_json::from_str(&event_text("ws-join-group.json")).expect("the join event is JSON");
+    let body = event["body"]
+        .as_str()
+        .expect("the join event has a text body");
+    let body: Value = serde_json::from_str(body).expect("the join event's body is JSON");
+    let code = body["access_code"]
+        .as_str()
+        .expect("the join event names an access code");
+    AccessCode::parse(code).expect("the sample access code is well formed")
+}
+
+/// Puts a live group under the sample access code, as `POST /groups` would.
+pub async fn seed_sample_group(
+    client: &aws_sdk_dynamodb::Client,
+    tables: &TableNames,
+    now_secs: i64,
+) {
+    let group = Group {
+        code: sample_access_code(),
+        name: "Book club".into(),
+        description: "Talk about what you are reading, one to one.".into(),
+        rules: vec!["Be kind".into()],
+        created_at: now_secs,
+        expires_at: now_secs + 3 * 24 * 3600,
+    };
+    client
+        .put_item()
+        .table_name(&tables.groups)
+        .set_item(Some(group.to_item()))
+        .send()
+        .await
+        .expect("the embedded store accepts the sample group");
+}
+
+/// Records every post instead of sending it.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    posts: Mutex<Vec<(String, Value)>>,
+}
+
+impl Recorder {
+    /// Takes what was posted so far: (connection id, event).
+    pub fn take(&self) -> Vec<(String, Value)> {
+        std::mem::take(
+            &mut *self
+                .posts
+                .lock()
+                .expect("no test thread panicked holding the lock"),
+        )
+    }
+}
+
+#[async_trait]
+impl Gateway for Recorder {
+    async fn post(&self, connection_id: &str, frame: &str) -> Result<(), GatewayError> {
+        let event = serde_json::from_str(frame).expect("server frames are JSON");
+        self.posts
+            .lock()
+            .expect("no test thread panicked holding the lock")
+            .push((connection_id.to_owned(), event));
+        Ok(())
+    }
+
+    async fn delete(&self, _: &str) -> Result<(), GatewayError> {
+        Ok(())
+    }
+}

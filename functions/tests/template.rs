@@ -1,0 +1,559 @@
+//! What cfn-lint can't know about `template.yaml`: that it matches this code. The
+//! WebSocket API's protocol and route selection, every route wired to the function
+//! whose binary serves it, the tables' keys and TTL equal to
+//! `circle_shared::tables`, and each function's IAM rights exactly what it uses.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use circle_functions::{FUNCTIONS, HTTP_API_BINARY};
+use circle_shared::handlers::ws::ROUTES;
+use circle_shared::tables::{CONNECTIONS, GROUPS, TableDef};
+use serde_norway::Value;
+
+fn template() -> Value {
+    let path = support::root().join("template.yaml");
+    let text = std::fs::read_to_string(&path).expect("template.yaml exists at the workspace root");
+    serde_norway::from_str(&text).expect("template.yaml parses, CloudFormation tags included")
+}
+
+/// A key of a mapping.
+fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    v.as_mapping()?.get(key)
+}
+
+fn at<'a>(v: &'a Value, path: &[&str]) -> &'a Value {
+    path.iter()
+        .try_fold(v, |v, k| get(v, k))
+        .unwrap_or_else(|| panic!("missing {}", path.join(".")))
+}
+
+fn text(v: &Value) -> &str {
+    v.as_str()
+        .unwrap_or_else(|| panic!("expected a string, got {v:?}"))
+}
+
+/// `!Tag value` or `{Fn::Long: value}` as (tag, value).
+fn intrinsic(v: &Value) -> Option<(String, &Value)> {
+    match v {
+        Value::Tagged(t) => Some((
+            t.tag.to_string().trim_start_matches('!').to_owned(),
+            &t.value,
+        )),
+        Value::Mapping(m) if m.len() == 1 => {
+            let (k, v) = m.iter().next()?;
+            let k = k.as_str()?;
+            let short = k.strip_prefix("Fn::").unwrap_or(k);
+            (k.starts_with("Fn::") || k == "Ref").then(|| (short.to_owned(), v))
+        }
+        _ => None,
+    }
+}
+
+/// The logical id a `!Ref X` names.
+fn ref_target(v: &Value) -> Option<&str> {
+    match intrinsic(v)? {
+        (tag, value) if tag == "Ref" => value.as_str(),
+        _ => None,
+    }
+}
+
+/// The resource a `!GetAtt X.Arn` / `!GetAtt [X, Arn]` names.
+fn getatt_arn(v: &Value) -> Option<&str> {
+    let (tag, value) = intrinsic(v)?;
+    if tag != "GetAtt" {
+        return None;
+    }
+    match value {
+        Value::String(s) => s.strip_suffix(".Arn"),
+        Value::Sequence(parts) if parts.len() == 2 && parts[1].as_str() == Some("Arn") => {
+            parts[0].as_str()
+        }
+        _ => None,
+    }
+}
+
+/// The string of a `!Sub "..."`.
+fn sub_text(v: &Value) -> Option<&str> {
+    match intrinsic(v)? {
+        (tag, Value::String(s)) if tag == "Sub" => Some(s),
+        _ => None,
+    }
+}
+
+/// The `${...}` references of a `!Sub` string.
+fn sub_refs(s: &str) -> Vec<&str> {
+    s.split("${")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(r, _)| r))
+        .collect()
+}
+
+fn resources(t: &Value) -> BTreeMap<String, &Value> {
+    at(t, &["Resources"])
+        .as_mapping()
+        .expect("Resources is a mapping")
+        .iter()
+        .map(|(k, v)| (text(k).to_owned(), v))
+        .collect()
+}
+
+fn of_type<'a>(t: &'a Value, kind: &str) -> BTreeMap<String, &'a Value> {
+    resources(t)
+        .into_iter()
+        .filter(|(_, r)| get(r, "Type").and_then(Value::as_str) == Some(kind))
+        .collect()
+}
+
+fn props(r: &Value) -> &Value {
+    at(r, &["Properties"])
+}
+
+/// The one WebSocket API's logical id.
+fn websocket_api(t: &Value) -> String {
+    let apis = of_type(t, "AWS::ApiGatewayV2::Api");
+    assert_eq!(apis.len(), 1, "exactly one ApiGatewayV2 API");
+    let (id, api) = apis.into_iter().next().expect("one API");
+    assert_eq!(text(at(props(api), &["ProtocolType"])), "WEBSOCKET");
+    assert_eq!(
+        text(at(props(api), &["RouteSelectionExpression"])),
+        "$request.body.action"
+    );
+    id
+}
+
+/// The function whose binary is `bin`, by logical id.
+fn function_of_binary(t: &Value, bin: &str) -> String {
+    let found: Vec<String> = of_type(t, "AWS::Serverless::Function")
+        .into_iter()
+        .filter(|(_, f)| {
+            get(f, "Metadata")
+                .and_then(|m| get(m, "BuildProperties"))
+                .and_then(|b| get(b, "Binary"))
+                .and_then(Value::as_str)
+                == Some(bin)
+        })
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "exactly one function builds binary {bin}: {found:?}"
+    );
+    found.into_iter().next().expect("one function")
+}
+
+#[test]
+fn the_websocket_api_selects_routes_by_action() {
+    websocket_api(&template());
+}
+
+#[test]
+fn every_route_is_wired_to_the_function_whose_binary_serves_it() {
+    let t = template();
+    let api = websocket_api(&t);
+    let res = resources(&t);
+    let routes = of_type(&t, "AWS::ApiGatewayV2::Route");
+    let keys: BTreeSet<&str> = routes
+        .values()
+        .map(|r| text(at(props(r), &["RouteKey"])))
+        .collect();
+    assert_eq!(
+        keys,
+        ROUTES.into_iter().collect::<BTreeSet<_>>(),
+        "the template declares exactly the handled routes"
+    );
+    assert_eq!(
+        FUNCTIONS.map(|(r, _)| r),
+        ROUTES,
+        "FUNCTIONS covers every route"
+    );
+
+    for (route_id, route) in &routes {
+        let p = props(route);
+        let key = text(at(p, &["RouteKey"]));
+        assert_eq!(
+            ref_target(at(p, &["ApiId"])),
+            Some(api.as_str()),
+            "{route_id} belongs to the WebSocket API"
+        );
+        let target =
+            sub_text(at(p, &["Target"])).unwrap_or_else(|| panic!("{route_id}: Target is a !Sub"));
+        let integration_id = target
+            .strip_prefix("integrations/${")
+            .and_then(|s| s.strip_suffix('}'))
+            .unwrap_or_else(|| panic!("{route_id}: Target is integrations/${{Integration}}"));
+        let integration = props(
+            res.get(integration_id)
+                .unwrap_or_else(|| panic!("{integration_id} exists")),
+        );
+        assert_eq!(ref_target(at(integration, &["ApiId"])), Some(api.as_str()));
+        assert_eq!(text(at(integration, &["IntegrationType"])), "AWS_PROXY");
+        let uri = sub_text(at(integration, &["IntegrationUri"])).expect("IntegrationUri is a !Sub");
+        let functions: Vec<&str> = sub_refs(uri)
+            .into_iter()
+            .filter_map(|r| r.strip_suffix(".Arn"))
+            .collect();
+
+        let bin = FUNCTIONS
+            .iter()
+            .find(|(r, _)| *r == key)
+            .map(|(_, b)| *b)
+            .expect("every route has a binary");
+        let function = function_of_binary(&t, bin);
+        assert_eq!(
+            functions,
+            [function.as_str()],
+            "route {key} invokes {function} ({bin})"
+        );
+        let source = support::root()
+            .join("functions/src/bin")
+            .join(format!("{bin}.rs"));
+        assert!(
+            source.is_file(),
+            "the binary {bin} exists at {}",
+            source.display()
+        );
+
+        // API Gateway may invoke it, for this route only.
+        let permitted = of_type(&t, "AWS::Lambda::Permission")
+            .into_values()
+            .any(|perm| {
+                let p = props(perm);
+                let arn = get(p, "SourceArn").and_then(sub_text).unwrap_or_default();
+                ref_target(at(p, &["FunctionName"])) == Some(function.as_str())
+                    && text(at(p, &["Principal"])) == "apigateway.amazonaws.com"
+                    && text(at(p, &["Action"])) == "lambda:InvokeFunction"
+                    && arn.contains(&format!("${{{api}}}/"))
+                    && arn.ends_with(&format!("/{key}"))
+            });
+        assert!(
+            permitted,
+            "a Lambda permission lets API Gateway invoke {function} for {key}"
+        );
+    }
+
+    let stages = of_type(&t, "AWS::ApiGatewayV2::Stage");
+    assert_eq!(stages.len(), 1);
+    let stage = stages.values().next().expect("one stage");
+    assert_eq!(at(props(stage), &["AutoDeploy"]).as_bool(), Some(true));
+    for limit in ["ThrottlingRateLimit", "ThrottlingBurstLimit"] {
+        at(props(stage), &["DefaultRouteSettings", limit]);
+    }
+    let depends: BTreeSet<&str> = at(stage, &["DependsOn"])
+        .as_sequence()
+        .expect("a list")
+        .iter()
+        .map(text)
+        .collect();
+    assert_eq!(
+        depends,
+        routes.keys().map(String::as_str).collect(),
+        "the first deployment has every route"
+    );
+}
+
+#[test]
+fn every_binary_is_a_function_on_arm64_al2023() {
+    let t = template();
+    let globals = at(&t, &["Globals", "Function"]);
+    let bins: BTreeSet<String> = std::fs::read_dir(support::root().join("functions/src/bin"))
+        .expect("functions/src/bin exists")
+        .map(|e| e.expect("a readable entry").path())
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
+    let expected: BTreeSet<String> = FUNCTIONS
+        .iter()
+        .map(|(_, b)| (*b).to_owned())
+        .chain([HTTP_API_BINARY.to_owned()])
+        .collect();
+    assert_eq!(bins, expected, "one binary per function, no strays");
+    for bin in &bins {
+        let id = function_of_binary(&t, bin);
+        let f = resources(&t)[&id];
+        assert_eq!(
+            text(at(f, &["Metadata", "BuildMethod"])),
+            "rust-cargolambda"
+        );
+        let prop = |key: &str| {
+            get(props(f), key)
+                .or_else(|| get(globals, key))
+                .unwrap_or_else(|| panic!("{id}.{key}"))
+        };
+        assert_eq!(text(prop("Runtime")), "provided.al2023");
+        assert_eq!(text(prop("Handler")), "bootstrap");
+        assert_eq!(
+            prop("Architectures")
+                .as_sequence()
+                .map(|a| a.iter().map(text).collect::<Vec<_>>()),
+            Some(vec!["arm64"])
+        );
+        let code_uri = text(prop("CodeUri")).trim_end_matches('/');
+        assert!(
+            support::root().join(code_uri).join("Cargo.toml").is_file(),
+            "CodeUri points at the functions crate"
+        );
+    }
+}
+
+fn check_table(t: &Value, def: &TableDef) {
+    let table = resources(t)
+        .get(def.logical)
+        .copied()
+        .unwrap_or_else(|| panic!("{} exists", def.logical));
+    assert_eq!(text(at(table, &["Type"])), "AWS::DynamoDB::Table");
+    let p = props(table);
+    assert_eq!(text(at(p, &["BillingMode"])), "PAY_PER_REQUEST");
+    let schema: Vec<(&str, &str)> = at(p, &["KeySchema"])
+        .as_sequence()
+        .expect("KeySchema is a list")
+        .iter()
+        .map(|k| (text(at(k, &["AttributeName"])), text(at(k, &["KeyType"]))))
+        .collect();
+    let mut expected = vec![(def.hash_key, "HASH")];
+    expected.extend(def.range_key.map(|r| (r, "RANGE")));
+    assert_eq!(schema, expected, "{} keys match the code", def.logical);
+    let attrs: BTreeSet<(&str, &str)> = at(p, &["AttributeDefinitions"])
+        .as_sequence()
+        .expect("AttributeDefinitions is a list")
+        .iter()
+        .map(|a| {
+            (
+                text(at(a, &["AttributeName"])),
+                text(at(a, &["AttributeType"])),
+            )
+        })
+        .collect();
+    let expected_attrs: BTreeSet<(&str, &str)> =
+        expected.iter().map(|(name, _)| (*name, "S")).collect();
+    assert_eq!(
+        attrs, expected_attrs,
+        "{}: only the (string) keys are declared",
+        def.logical
+    );
+    assert!(
+        get(p, "GlobalSecondaryIndexes").is_none() && get(p, "LocalSecondaryIndexes").is_none(),
+        "no indexes: the code uses none"
+    );
+    assert_eq!(
+        text(at(p, &["TimeToLiveSpecification", "AttributeName"])),
+        def.ttl_attribute
+    );
+    assert_eq!(
+        at(p, &["TimeToLiveSpecification", "Enabled"]).as_bool(),
+        Some(true)
+    );
+}
+
+#[test]
+fn tables_match_the_code() {
+    let t = template();
+    check_table(&t, &GROUPS);
+    check_table(&t, &CONNECTIONS);
+}
+
+/// (action, resource) pairs a function's inline policies allow; resources by
+/// logical table id or `@connections`.
+fn rights(t: &Value, function: &str, api: &str) -> BTreeSet<(String, String)> {
+    let f = resources(t)[function];
+    let mut out = BTreeSet::new();
+    for policy in at(props(f), &["Policies"])
+        .as_sequence()
+        .expect("Policies is a list")
+    {
+        for statement in at(policy, &["Statement"])
+            .as_sequence()
+            .expect("Statement is a list")
+        {
+            assert_eq!(text(at(statement, &["Effect"])), "Allow");
+            let resource = at(statement, &["Resource"]);
+            let target = if let Some(table) = getatt_arn(resource) {
+                table.to_owned()
+            } else {
+                let arn = sub_text(resource)
+                    .unwrap_or_else(|| panic!("{function}: resource {resource:?}"));
+                let expected = format!(
+                    "arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{api}}}/${{StageName}}/POST/@connections/*"
+                );
+                assert_eq!(
+                    arn, expected,
+                    "{function}: ManageConnections is scoped to this API's @connections"
+                );
+                "@connections".to_owned()
+            };
+            for action in at(statement, &["Action"])
+                .as_sequence()
+                .expect("Action is a list")
+            {
+                let action = text(action);
+                assert!(!action.contains('*'), "{function}: no wildcard actions");
+                out.insert((action.to_owned(), target.clone()));
+            }
+        }
+    }
+    out
+}
+
+fn set(pairs: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    pairs
+        .iter()
+        .map(|(a, r)| ((*a).to_owned(), (*r).to_owned()))
+        .collect()
+}
+
+#[test]
+fn each_function_gets_only_the_rights_it_uses() {
+    let t = template();
+    let api = websocket_api(&t);
+    let (g, c, post) = (GROUPS.logical, CONNECTIONS.logical, "@connections");
+    let manage = ("execute-api:ManageConnections", post);
+    // What circle_shared does per route: reads and conditional writes (single
+    // and in TransactWriteItems, which IAM checks per item action) and posts.
+    let own_record = [
+        ("dynamodb:GetItem", c),
+        ("dynamodb:UpdateItem", c),
+        ("dynamodb:DeleteItem", c),
+    ];
+    let lobby = [
+        ("dynamodb:Query", g),
+        ("dynamodb:PutItem", g),
+        ("dynamodb:DeleteItem", g),
+    ];
+    let joins: Vec<_> = own_record
+        .iter()
+        .chain(&lobby)
+        .copied()
+        .chain([manage])
+        .collect();
+    let expected: [(&str, Vec<(&str, &str)>); 7] = [
+        ("ws-connect", vec![("dynamodb:PutItem", c)]),
+        (
+            "ws-disconnect",
+            own_record
+                .iter()
+                .copied()
+                .chain([("dynamodb:DeleteItem", g), manage])
+                .collect(),
+        ),
+        ("ws-join-group", joins.clone()),
+        (
+            "ws-message",
+            own_record.iter().copied().chain([manage]).collect(),
+        ),
+        ("ws-leave-room", joins),
+        ("ws-default", vec![manage]),
+        (
+            "http-api",
+            vec![
+                ("dynamodb:PutItem", g),
+                ("dynamodb:GetItem", g),
+                ("dynamodb:Scan", g),
+            ],
+        ),
+    ];
+    for (bin, want) in expected {
+        let function = function_of_binary(&t, bin);
+        assert_eq!(
+            rights(&t, &function, &api),
+            set(&want),
+            "{function} ({bin})"
+        );
+    }
+}
+
+#[test]
+fn functions_are_configured_for_their_api() {
+    let t = template();
+    let api = websocket_api(&t);
+    let env = |function: &str, key: &str| -> Option<String> {
+        let f = resources(&t)[function];
+        let v = get(props(f), "Environment")
+            .and_then(|e| get(e, "Variables"))
+            .and_then(|v| get(v, key))?;
+        Some(
+            sub_text(v)
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("{v:?}")),
+        )
+    };
+    let endpoint = format!(
+        "https://${{{api}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/${{StageName}}"
+    );
+    for (route, bin) in FUNCTIONS {
+        let function = function_of_binary(&t, bin);
+        if route != circle_shared::handlers::ws::CONNECT {
+            assert_eq!(
+                env(&function, "CONNECTIONS_ENDPOINT"),
+                Some(endpoint.clone()),
+                "{function}"
+            );
+        }
+    }
+    let http = function_of_binary(&t, HTTP_API_BINARY);
+    assert_eq!(
+        env(&http, "WS_URL"),
+        Some(endpoint.replacen("https://", "wss://", 1))
+    );
+    let connect = function_of_binary(&t, "ws-connect");
+    assert!(
+        env(&connect, "ALLOWED_ORIGINS").is_some(),
+        "$connect checks the page's origin"
+    );
+
+    let globals = at(&t, &["Globals", "Function", "Environment", "Variables"]);
+    assert_eq!(
+        ref_target(at(globals, &["GROUPS_TABLE"])),
+        Some(GROUPS.logical)
+    );
+    assert_eq!(
+        ref_target(at(globals, &["CONNECTIONS_TABLE"])),
+        Some(CONNECTIONS.logical)
+    );
+    assert_eq!(ref_target(at(globals, &["LOG_LEVEL"])), Some("LogLevel"));
+
+    // The HTTP API serves the group endpoints and the page.
+    let events = at(props(resources(&t)[&http]), &["Events"])
+        .as_mapping()
+        .expect("Events is a mapping");
+    let routes: BTreeSet<(&str, &str)> = events
+        .values()
+        .map(|e| {
+            assert_eq!(text(at(e, &["Type"])), "HttpApi");
+            (
+                text(at(e, &["Properties", "Method"])),
+                text(at(e, &["Properties", "Path"])),
+            )
+        })
+        .collect();
+    let want = [
+        ("POST", "/groups"),
+        ("GET", "/groups"),
+        ("GET", "/groups/{code}"),
+        ("GET", "/"),
+        ("GET", "/{file}"),
+    ];
+    assert_eq!(routes, want.into_iter().collect());
+    let http_apis = of_type(&t, "AWS::Serverless::HttpApi");
+    assert_eq!(http_apis.len(), 1);
+    at(
+        props(http_apis.values().next().expect("one")),
+        &["CorsConfiguration", "AllowOrigins"],
+    );
+}
+
+#[test]
+fn parameters_and_outputs_are_there() {
+    let t = template();
+    for p in ["StageName", "LogLevel"] {
+        at(&t, &["Parameters", p]);
+    }
+    for o in ["WebSocketUrl", "ConnectionsUrl", "HttpApiUrl", "PageUrl"] {
+        let value = sub_text(at(&t, &["Outputs", o, "Value"]))
+            .unwrap_or_else(|| panic!("Outputs.{o} is a !Sub"));
+        assert!(
+            value.starts_with("wss://") || value.starts_with("https://"),
+            "{o} is a URL"
+        );
+    }
+}
