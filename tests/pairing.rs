@@ -245,7 +245,12 @@ async fn joining_while_in_a_room_changes_nothing() {
     // The same circle: a keep-alive join that crossed the pairing is a no-op.
     let before = h.gateway.events(&a).len();
     h.join(&a, &code, "Ann").await;
-    assert_eq!(h.gateway.events(&a).len(), before, "{:?}", h.gateway.events(&a));
+    assert_eq!(
+        h.gateway.events(&a).len(),
+        before,
+        "{:?}",
+        h.gateway.events(&a)
+    );
     // Another circle: refused until the room is left.
     let other = h.group("other").await;
     h.join(&a, &other, "Ann").await;
