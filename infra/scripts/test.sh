@@ -17,6 +17,15 @@ quick=0
 export RUST_BACKTRACE=0 CARGO_TERM_COLOR=never
 
 step() { printf '\n==== %s (%ss elapsed)\n' "$1" "$SECONDS"; }
+# Test runner output is kept so the last line can sum it up.
+results="$(mktemp)"
+trap 'rm -f "$results"' EXIT
+summary() {
+  local rust node
+  rust=$({ grep -oE 'test result: ok\. [0-9]+ passed' "$results" || true; } | awk '{s += $4} END {print s + 0}')
+  node=$({ grep -oE '^ℹ pass [0-9]+' "$results" || true; } | awk '{s += $3} END {print s + 0}')
+  echo "tests: $((rust + node)) passed, 0 failed"
+}
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -25,10 +34,11 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 step "cargo test"
-cargo test --workspace --all-features
+cargo test --workspace --all-features 2>&1 | tee -a "$results"
 
 if [ "$quick" = 1 ]; then
   step "done (quick)"
+  summary
   exit 0
 fi
 
@@ -36,10 +46,11 @@ step "deploy checks"
 infra/scripts/check-deploy.sh
 
 step "browser test"
-tests/browser/run.sh
+tests/browser/run.sh 2>&1 | tee -a "$results"
 
 step "benchmark smoke (fails on errors or invariant violations, not timings)"
 cargo build -p circle-local -p circle-bench
 cargo run -q -p circle-bench -- --spawn-stack --smoke
 
 step "all tests passed"
+summary
