@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use circle_shared::metrics::DdbOp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -15,55 +14,8 @@ use tokio::process::{Child, Command};
 use crate::error::BenchError;
 use crate::http;
 
-/// The counters of `circle_shared::metrics::MetricsSnapshot`, as the stack serves them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct Counters {
-    /// Requests per operation, in the order of `DdbOp::ALL`.
-    pub ops: [u64; 7],
-    pub conflicts: u64,
-    pub read_units: f64,
-    pub write_units: f64,
-    pub gateway_posts: u64,
-    pub gateway_gone: u64,
-    pub gateway_deletes: u64,
-}
-
-impl Counters {
-    pub fn since(&self, earlier: &Counters) -> Counters {
-        Counters {
-            ops: std::array::from_fn(|i| self.ops[i].saturating_sub(earlier.ops[i])),
-            conflicts: self.conflicts.saturating_sub(earlier.conflicts),
-            read_units: self.read_units - earlier.read_units,
-            write_units: self.write_units - earlier.write_units,
-            gateway_posts: self.gateway_posts.saturating_sub(earlier.gateway_posts),
-            gateway_gone: self.gateway_gone.saturating_sub(earlier.gateway_gone),
-            gateway_deletes: self.gateway_deletes.saturating_sub(earlier.gateway_deletes),
-        }
-    }
-
-    pub fn op(&self, op: DdbOp) -> u64 {
-        DdbOp::ALL
-            .iter()
-            .position(|o| *o == op)
-            .map_or(0, |i| self.ops[i])
-    }
-
-    pub fn ddb_requests(&self) -> u64 {
-        self.ops.iter().sum()
-    }
-
-    pub fn ddb_writes(&self) -> u64 {
-        DdbOp::ALL
-            .iter()
-            .filter(|o| !o.is_read())
-            .map(|o| self.op(*o))
-            .sum()
-    }
-
-    pub fn ddb_reads(&self) -> u64 {
-        self.ddb_requests() - self.ddb_writes()
-    }
-}
+/// The stack's counters, as `/_local/metrics` serves them.
+pub use circle_shared::metrics::MetricsSnapshot as Counters;
 
 /// `GET /_local/metrics`.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -259,6 +211,7 @@ pub fn open_file_limit() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use circle_shared::metrics::DdbOp;
 
     #[test]
     fn reads_the_banner_and_metrics() {

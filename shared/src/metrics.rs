@@ -106,7 +106,7 @@ impl Metrics {
 }
 
 /// A point-in-time copy of [`Metrics`]; subtract two to get the cost of what ran between.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MetricsSnapshot {
     pub ops: [u64; 7],
     pub conflicts: u64,
@@ -137,15 +137,20 @@ impl MetricsSnapshot {
             .sum()
     }
 
+    pub fn ddb_reads(&self) -> u64 {
+        self.ddb_requests() - self.ddb_writes()
+    }
+
+    /// The change since `earlier` (saturating, should the counters have restarted).
     pub fn since(&self, earlier: &MetricsSnapshot) -> MetricsSnapshot {
         MetricsSnapshot {
-            ops: std::array::from_fn(|i| self.ops[i] - earlier.ops[i]),
-            conflicts: self.conflicts - earlier.conflicts,
+            ops: std::array::from_fn(|i| self.ops[i].saturating_sub(earlier.ops[i])),
+            conflicts: self.conflicts.saturating_sub(earlier.conflicts),
             read_units: self.read_units - earlier.read_units,
             write_units: self.write_units - earlier.write_units,
-            gateway_posts: self.gateway_posts - earlier.gateway_posts,
-            gateway_gone: self.gateway_gone - earlier.gateway_gone,
-            gateway_deletes: self.gateway_deletes - earlier.gateway_deletes,
+            gateway_posts: self.gateway_posts.saturating_sub(earlier.gateway_posts),
+            gateway_gone: self.gateway_gone.saturating_sub(earlier.gateway_gone),
+            gateway_deletes: self.gateway_deletes.saturating_sub(earlier.gateway_deletes),
         }
     }
 }
