@@ -247,10 +247,13 @@ async fn a_message_over_128_kb_in_small_frames_closes_with_1009() {
     stack.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_idle_connection_is_closed_after_the_idle_timeout() {
-    let idle = Duration::from_millis(600);
-    let stack = start_with(|c| c.limits.idle_timeout = idle).await;
+/// Starts a stack with one limit shortened, connects, and checks the stack
+/// closes the socket with 1001 no sooner than `limit`. Returns the stack.
+async fn assert_closed_going_away_after(
+    limit: Duration,
+    set: impl FnOnce(&mut circle_local::Config),
+) -> circle_local::Stack {
+    let stack = start_with(set).await;
     let began = Instant::now();
     let mut client = Client::connect(&stack).await;
     let frame = client
@@ -259,10 +262,17 @@ async fn an_idle_connection_is_closed_after_the_idle_timeout() {
         .expect("the close frame has a code");
     assert_eq!(u16::from(frame.code), 1001);
     assert!(
-        began.elapsed() >= idle,
-        "closed after {:?}, before the timeout",
+        began.elapsed() >= limit,
+        "closed after {:?}, before {limit:?}",
         began.elapsed()
     );
+    stack
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_is_closed_after_the_idle_timeout() {
+    let idle = Duration::from_millis(600);
+    let stack = assert_closed_going_away_after(idle, |c| c.limits.idle_timeout = idle).await;
     assert_eq!(stack.connections(), 0);
     stack.shutdown().await;
 }
@@ -270,19 +280,8 @@ async fn an_idle_connection_is_closed_after_the_idle_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_is_closed_at_its_maximum_lifetime() {
     let lifetime = Duration::from_millis(800);
-    let stack = start_with(|c| c.limits.max_lifetime = lifetime).await;
-    let began = Instant::now();
-    let mut client = Client::connect(&stack).await;
-    let frame = client
-        .close_frame()
-        .await
-        .expect("the close frame has a code");
-    assert_eq!(u16::from(frame.code), 1001);
-    assert!(
-        began.elapsed() >= lifetime,
-        "closed after {:?}",
-        began.elapsed()
-    );
+    let stack =
+        assert_closed_going_away_after(lifetime, |c| c.limits.max_lifetime = lifetime).await;
     stack.shutdown().await;
 }
 

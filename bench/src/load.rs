@@ -228,6 +228,49 @@ struct Run<'a> {
     deliveries: u64,
 }
 
+impl<'a> Run<'a> {
+    fn new(
+        cfg: &'a LoadConfig,
+        target: &'a Target,
+        deadline: Instant,
+        conns: Vec<Conn>,
+        codes: Vec<String>,
+        inbound: mpsc::UnboundedReceiver<Inbound>,
+    ) -> Self {
+        Run {
+            cfg,
+            target,
+            deadline,
+            base: Instant::now(),
+            conns,
+            clients: (0..cfg.clients)
+                .map(|i| Client {
+                    group: i % cfg.groups,
+                    st: St::Idle,
+                    join_sent: None,
+                    last_join_at: None,
+                    last_partner: None,
+                    sent: 0,
+                    echoes: 0,
+                    from_partner: 0,
+                    closing: false,
+                    closed: false,
+                })
+                .collect(),
+            codes,
+            inbound,
+            lat: Lat::default(),
+            errors: Errors::default(),
+            violations: Violations::default(),
+            rooms: HashMap::new(),
+            phases: Vec::new(),
+            last_event: Instant::now(),
+            last_answer: Instant::now(),
+            deliveries: 0,
+        }
+    }
+}
+
 fn name(i: usize) -> String {
     format!("b{i}")
 }
@@ -273,37 +316,7 @@ pub async fn run(
     )
     .await?;
     let after_connect = target.metrics().await?;
-    let mut run = Run {
-        cfg,
-        target,
-        deadline,
-        base: Instant::now(),
-        conns,
-        clients: (0..cfg.clients)
-            .map(|i| Client {
-                group: i % cfg.groups,
-                st: St::Idle,
-                join_sent: None,
-                last_join_at: None,
-                last_partner: None,
-                sent: 0,
-                echoes: 0,
-                from_partner: 0,
-                closing: false,
-                closed: false,
-            })
-            .collect(),
-        codes,
-        inbound: rx,
-        lat: Lat::default(),
-        errors: Errors::default(),
-        violations: Violations::default(),
-        rooms: HashMap::new(),
-        phases: Vec::new(),
-        last_event: Instant::now(),
-        last_answer: Instant::now(),
-        deliveries: 0,
-    };
+    let mut run = Run::new(cfg, target, deadline, conns, codes, rx);
     run.phases.push(PhaseReport::new(
         "connect",
         cfg.clients as u64,
@@ -1129,37 +1142,20 @@ mod tests {
 
     fn run<'a>(cfg: &'a LoadConfig, target: &'a Target) -> Run<'a> {
         let (_tx, rx) = mpsc::unbounded_channel();
-        Run {
+        let mut run = Run::new(
             cfg,
             target,
-            deadline: Instant::now() + Duration::from_secs(60),
-            base: Instant::now(),
-            conns: Vec::new(),
-            clients: (0..cfg.clients)
-                .map(|i| Client {
-                    group: i % cfg.groups,
-                    st: St::Joining,
-                    join_sent: Some((Instant::now(), JoinKind::Burst)),
-                    last_join_at: Some(Instant::now()),
-                    last_partner: None,
-                    sent: 0,
-                    echoes: 0,
-                    from_partner: 0,
-                    closing: false,
-                    closed: false,
-                })
-                .collect(),
-            codes: vec!["A".into(), "B".into()],
-            inbound: rx,
-            lat: Lat::default(),
-            errors: Errors::default(),
-            violations: Violations::default(),
-            rooms: HashMap::new(),
-            phases: Vec::new(),
-            last_event: Instant::now(),
-            last_answer: Instant::now(),
-            deliveries: 0,
+            Instant::now() + Duration::from_secs(60),
+            Vec::new(),
+            vec!["A".into(), "B".into()],
+            rx,
+        );
+        for c in &mut run.clients {
+            c.st = St::Joining;
+            c.join_sent = Some((Instant::now(), JoinKind::Burst));
+            c.last_join_at = Some(Instant::now());
         }
+        run
     }
 
     fn join_room(room: &str, me: usize, partner: usize) -> ServerEvent {

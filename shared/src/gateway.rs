@@ -23,6 +23,25 @@ pub enum GatewayError {
     Other(String),
 }
 
+impl GatewayError {
+    /// Maps a management API error by its code (the same for every operation).
+    fn from_sdk<E, R>(err: apigw::error::SdkError<E, R>) -> Self
+    where
+        E: apigw::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        use apigw::error::ProvideErrorMetadata;
+        match err.code() {
+            Some("GoneException") => Self::Gone,
+            Some("PayloadTooLargeException") => Self::PayloadTooLarge,
+            Some("LimitExceededException") => Self::Throttled,
+            _ => {
+                Self::Other(aws_smithy_types::error::display::DisplayErrorContext(&err).to_string())
+            }
+        }
+    }
+}
+
 /// Sends frames to and closes WebSocket connections.
 #[async_trait]
 pub trait Gateway: Send + Sync {
@@ -62,7 +81,6 @@ impl ApiGatewayManagement {
 #[async_trait]
 impl Gateway for ApiGatewayManagement {
     async fn post(&self, connection_id: &str, frame: &str) -> Result<(), GatewayError> {
-        use apigw::operation::post_to_connection::PostToConnectionError as E;
         let result = self
             .client
             .post_to_connection()
@@ -70,35 +88,17 @@ impl Gateway for ApiGatewayManagement {
             .data(aws_smithy_types::Blob::new(frame.as_bytes()))
             .send()
             .await;
-        result
-            .map(|_| ())
-            .map_err(|err| match err.as_service_error() {
-                Some(E::GoneException(_)) => GatewayError::Gone,
-                Some(E::PayloadTooLargeException(_)) => GatewayError::PayloadTooLarge,
-                Some(E::LimitExceededException(_)) => GatewayError::Throttled,
-                _ => GatewayError::Other(
-                    aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
-                ),
-            })
+        result.map(|_| ()).map_err(GatewayError::from_sdk)
     }
 
     async fn delete(&self, connection_id: &str) -> Result<(), GatewayError> {
-        use apigw::operation::delete_connection::DeleteConnectionError as E;
         let result = self
             .client
             .delete_connection()
             .connection_id(connection_id)
             .send()
             .await;
-        result
-            .map(|_| ())
-            .map_err(|err| match err.as_service_error() {
-                Some(E::GoneException(_)) => GatewayError::Gone,
-                Some(E::LimitExceededException(_)) => GatewayError::Throttled,
-                _ => GatewayError::Other(
-                    aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
-                ),
-            })
+        result.map(|_| ()).map_err(GatewayError::from_sdk)
     }
 }
 

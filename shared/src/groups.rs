@@ -1,9 +1,7 @@
 //! Groups: validating a new circle, creating it under a unique access code,
 //! reading it back, and listing live circles without their codes.
 
-use aws_sdk_dynamodb::operation::{
-    get_item::GetItemOutput, put_item::PutItemOutput, scan::ScanOutput,
-};
+use aws_sdk_dynamodb::operation::{put_item::PutItemOutput, scan::ScanOutput};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -197,22 +195,14 @@ pub async fn create(app: &App, new: NewGroup) -> Result<Group, StoreError> {
 
 /// The live group with this code, if any (an expired group is absent).
 pub async fn get(app: &App, code: &AccessCode) -> Result<Option<Group>, StoreError> {
-    let result = app
+    let item = app
         .store
-        .client
-        .get_item()
-        .table_name(&app.store.tables.groups)
-        .set_key(Some(group_key(code)))
-        .return_consumed_capacity(ReturnConsumedCapacity::Total)
-        .send()
-        .await;
-    let out = app
-        .store
-        .settle(DdbOp::GetItem, result, GetItemOutput::consumed_capacity)?;
-    let Some(item) = out.item() else {
+        .get_item(&app.store.tables.groups, group_key(code), false)
+        .await?;
+    let Some(item) = item else {
         return Ok(None);
     };
-    let group = Group::from_item(item)?;
+    let group = Group::from_item(&item)?;
     Ok((!group.is_expired(app.now_secs())).then_some(group))
 }
 

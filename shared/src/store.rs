@@ -127,6 +127,30 @@ impl Store {
         }
     }
 
+    /// One item by key, counted; `consistent` asks for a strongly consistent read.
+    pub async fn get_item(
+        &self,
+        table: &str,
+        key: Item,
+        consistent: bool,
+    ) -> Result<Option<Item>, StoreError> {
+        let result = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .consistent_read(consistent)
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        let mut out = self.settle(
+            DdbOp::GetItem,
+            result,
+            aws_sdk_dynamodb::operation::get_item::GetItemOutput::consumed_capacity,
+        )?;
+        Ok(out.item.take())
+    }
+
     /// Records a request that failed (it still cost a round trip).
     pub fn count_failed(&self, op: DdbOp, err: &StoreError) {
         self.metrics.count_op(op);

@@ -2,8 +2,7 @@
 //! transactions, the lobby read, and sending events to connections.
 
 use aws_sdk_dynamodb::operation::{
-    delete_item::DeleteItemOutput, get_item::GetItemOutput, query::QueryOutput,
-    update_item::UpdateItemOutput,
+    delete_item::DeleteItemOutput, query::QueryOutput, update_item::UpdateItemOutput,
 };
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, ReturnConsumedCapacity, TransactWriteItem, Update,
@@ -128,23 +127,14 @@ pub async fn get_connection(
     id: &str,
     consistent: bool,
 ) -> Result<Option<Connection>, StoreError> {
-    let result = app
+    let item = app
         .store
-        .client
-        .get_item()
-        .table_name(&app.store.tables.connections)
-        .set_key(Some(conn_key(id)))
-        .consistent_read(consistent)
-        .return_consumed_capacity(ReturnConsumedCapacity::Total)
-        .send()
-        .await;
-    let out = app
-        .store
-        .settle(DdbOp::GetItem, result, GetItemOutput::consumed_capacity)?;
-    let Some(item) = out.item() else {
+        .get_item(&app.store.tables.connections, conn_key(id), consistent)
+        .await?;
+    let Some(item) = item else {
         return Ok(None);
     };
-    let conn = Connection::from_item(item)?;
+    let conn = Connection::from_item(&item)?;
     Ok((!conn.is_expired(app.now_secs())).then_some(conn))
 }
 
