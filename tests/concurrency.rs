@@ -70,6 +70,7 @@ fn a_thousand_simultaneous_joins_make_exactly_five_hundred_rooms() {
                 room,
                 user,
                 partner,
+                ..
             } = &h.join_rooms(c)[0]
             else {
                 unreachable!("join_rooms only returns join_room");
@@ -84,6 +85,7 @@ fn a_thousand_simultaneous_joins_make_exactly_five_hundred_rooms() {
                 room: their_room,
                 user: their_user,
                 partner: their_partner,
+                ..
             } = &h.join_rooms(&mine.partner)[0]
             else {
                 unreachable!("join_rooms only returns join_room");

@@ -5,17 +5,29 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use circle_shared::code::AccessCode;
-use circle_shared::handlers::http::handle;
+use circle_shared::handlers::http::{HttpRequest, HttpResponse, handle};
 use circle_tests::Harness;
 use serde_json::{Value, json};
 
+async fn raw(h: &Harness, method: &str, path: &str, body: &[u8]) -> HttpResponse {
+    let req = HttpRequest {
+        method,
+        path,
+        body,
+        authorization: None,
+        source_ip: Some("192.0.2.1"),
+        page_url: "http://127.0.0.1:3000/",
+    };
+    handle(&h.app, req).await
+}
+
 async fn post(h: &Harness, body: &Value) -> (u16, Value) {
-    let res = handle(&h.app, "POST", "/groups", body.to_string().as_bytes()).await;
+    let res = raw(h, "POST", "/groups", body.to_string().as_bytes()).await;
     (res.status, res.body)
 }
 
 async fn get(h: &Harness, path: &str) -> (u16, Value) {
-    let res = handle(&h.app, "GET", path, b"").await;
+    let res = raw(h, "GET", path, b"").await;
     (res.status, res.body)
 }
 
@@ -115,12 +127,12 @@ async fn bad_bodies_get_400_naming_the_field_and_store_nothing() {
         assert_eq!(res["field"], field, "{body}");
         assert!(res["message"].as_str().is_some_and(|m| m.contains(field)));
     }
-    let res = handle(&h.app, "POST", "/groups", b"{not json").await;
+    let res = raw(&h, "POST", "/groups", b"{not json").await;
     assert_eq!(res.status, 400);
-    let res = handle(&h.app, "POST", "/groups", &vec![b' '; 20_000]).await;
+    let res = raw(&h, "POST", "/groups", &vec![b' '; 20_000]).await;
     assert_eq!(res.status, 413);
-    assert_eq!(handle(&h.app, "DELETE", "/groups", b"").await.status, 405);
-    assert_eq!(handle(&h.app, "GET", "/nope", b"").await.status, 404);
+    assert_eq!(raw(&h, "DELETE", "/groups", b"").await.status, 405);
+    assert_eq!(raw(&h, "GET", "/nope", b"").await.status, 404);
     assert_eq!(get(&h, "/groups").await.1, json!([]));
 }
 

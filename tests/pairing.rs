@@ -41,7 +41,7 @@ async fn the_first_joiner_waits_and_the_second_pairs_with_it() {
         .await;
     let ev = h.gateway.events(&a);
     match ev.as_slice() {
-        [ServerEvent::Waiting { group, waiting }] => {
+        [ServerEvent::Waiting { group, waiting, .. }] => {
             assert_eq!(group.name, "Team");
             assert_eq!(group.rules, vec!["be kind"]);
             assert_eq!(*waiting, 1);
@@ -59,11 +59,13 @@ async fn the_first_joiner_waits_and_the_second_pairs_with_it() {
             room: ra,
             user: ua,
             partner: pa,
+            ..
         },
         ServerEvent::JoinRoom {
             room: rb,
             user: ub,
             partner: pb,
+            ..
         },
     ) = (&a_events[1], &b_events[0])
     else {
@@ -273,10 +275,10 @@ async fn joining_another_group_while_waiting_moves_the_waiter() {
     h.join(&a, &g2, "Ann").await;
     let lobbies = h.lobby_entries().await;
     assert!(
-        !lobbies.contains_key(Harness::code(&g1).as_str()),
+        !lobbies.contains_key(h.cid(&g1).await.as_str()),
         "{lobbies:?}"
     );
-    assert_eq!(lobbies[Harness::code(&g2).as_str()].len(), 1);
+    assert_eq!(lobbies[h.cid(&g2).await.as_str()].len(), 1);
     h.join(&b, &g1, "Bob").await;
     assert!(
         h.current_room(&b).is_none(),
@@ -334,9 +336,26 @@ async fn next_pairs_the_leaver_with_the_next_waiter() {
 }
 
 #[tokio::test]
-async fn a_disconnect_tells_the_partner() {
+async fn a_disconnect_holds_the_room_then_tells_the_partner() {
     let (h, _code, a, b, room) = paired().await;
     h.disconnect(&a).await;
+    let grace_s = h.app.settings.resume_grace.as_secs();
+    assert_eq!(
+        h.gateway.events(&b).last(),
+        Some(&ServerEvent::PartnerAway {
+            room: room.clone(),
+            grace_s
+        })
+    );
+    h.assert_invariants().await;
+    // Nobody resumes: when the grace runs out the timer ends the room.
+    h.advance(h.app.settings.resume_grace - Duration::from_millis(1))
+        .await;
+    assert!(matches!(
+        h.gateway.events(&b).last(),
+        Some(ServerEvent::PartnerAway { .. })
+    ));
+    h.advance(Duration::from_millis(1)).await;
     assert_eq!(
         h.gateway.events(&b).last(),
         Some(&ServerEvent::PartnerLeft {
@@ -371,7 +390,7 @@ async fn previous_partners_avoid_each_other_then_a_pair_of_two_is_not_stranded()
     h.join(&b, &code, "Bob").await; // b comes back within the guard: both wait
     assert!(h.current_room(&a).is_none() && h.current_room(&b).is_none());
     assert_eq!(
-        h.lobby_entries().await[Harness::code(&code).as_str()].len(),
+        h.lobby_entries().await[h.cid(&code).await.as_str()].len(),
         2
     );
     h.assert_invariants().await;
@@ -478,9 +497,9 @@ async fn a_lobby_entry_whose_record_vanished_is_removed() {
         .expect("delete works");
     h.join(&b, &code, "Bob").await;
     assert!(h.join_rooms(&b).is_empty());
-    let lobby = &h.lobby_entries().await[Harness::code(&code).as_str()];
+    let lobby = &h.lobby_entries().await[h.cid(&code).await.as_str()];
     assert_eq!(lobby.len(), 1);
-    assert_eq!(lobby[0].connection_id, b);
+    assert_eq!(lobby[0].conn, b);
     h.assert_invariants().await;
 }
 
@@ -569,15 +588,21 @@ async fn connect_refuses_browser_origins_that_are_not_allowed() {
 #[tokio::test]
 async fn request_costs_per_action() {
     let h = Harness::new().await;
-    let code = h.group("cost").await;
+    let circle = h.circle("cost").await;
+    let code = circle.code.clone();
     let (a, b) = (h.connect().await, h.connect().await);
     let m = || h.app.metrics.snapshot();
+    // As the page joins: with a member secret and the circle's id.
+    let page_join = |name: &str, n: usize| {
+        json!({"action":"join_group","access_code":code,"name":name,
+               "member":circle_tests::member_secret(n),"circle":circle.id})
+    };
 
     let t0 = m();
-    h.join(&a, &code, "Ann").await;
+    h.send(&a, page_join("Ann", 1)).await;
     let wait = m().since(&t0);
     let t1 = m();
-    h.join(&b, &code, "Bob").await;
+    h.send(&b, page_join("Bob", 2)).await;
     let pair = m().since(&t1);
     let room = h.current_room(&a).expect("paired");
     let t2 = m();
@@ -590,38 +615,41 @@ async fn request_costs_per_action() {
     let t3 = m();
     h.leave(&a, &room, false).await;
     let leave = m().since(&t3);
-    h.join(&a, &code, "Ann").await;
-    h.join(&b, &code, "Bob").await; // within the guard: both wait
-    let c = h.connect().await;
-    h.join(&c, &code, "Cat").await;
-    let room2 = h.current_room(&c).expect("c paired");
-    let leaver = if h.current_room(&a) == Some(room2.clone()) {
-        &a
-    } else {
-        &b
-    };
+    // Without the circle's id the member record takes a read of its own.
+    let (c, d) = (h.connect().await, h.connect().await);
+    h.join_as(&c, &code, "Cat", &circle_tests::member_secret(3))
+        .await;
     let t4 = m();
-    h.leave(leaver, &room2, true).await;
-    let next = m().since(&t4);
+    h.join_as(&d, &code, "Dan", &circle_tests::member_secret(4))
+        .await;
+    let pair_unhinted = m().since(&t4);
+    let room2 = h.current_room(&d).expect("d paired");
     let t5 = m();
-    h.disconnect(&c).await;
-    let disconnect = m().since(&t5);
+    h.leave(&d, &room2, true).await;
+    let next = m().since(&t5);
+    let t6 = m();
+    h.disconnect(&d).await;
+    let disconnect = m().since(&t6);
 
     for (what, cost) in [
         ("join (waits)", wait),
         ("join (pairs)", pair),
+        ("join (pairs, no id)", pair_unhinted),
         ("message", message),
         ("leave", leave),
         ("leave+requeue", next),
-        ("disconnect (idle)", disconnect),
+        ("disconnect (wait)", disconnect),
     ] {
-        println!("COST {what:<18} {cost}");
+        println!("COST {what:<20} {cost}");
     }
-    // A pairing: Query and GetItem side by side, then one transaction.
+    // A pairing: one batched read (circle, record, member), a lobby page, one transaction.
+    assert_eq!(pair.op(DdbOp::BatchGetItem), 1);
     assert_eq!(pair.op(DdbOp::Query), 1);
-    assert_eq!(pair.op(DdbOp::GetItem), 1);
     assert_eq!(pair.op(DdbOp::TransactWriteItems), 1);
     assert_eq!(pair.ddb_requests(), 3);
+    // Waiting: the same reads, the enqueue, and the lobby read again (invariant 3).
+    assert_eq!(wait.ddb_requests(), 4);
+    assert_eq!(pair_unhinted.ddb_requests(), 4);
     // A message: one eventually consistent read and no write.
     assert_eq!(message.ddb_requests(), 1);
     assert_eq!(message.ddb_writes(), 0);

@@ -85,6 +85,7 @@ fn events() -> Vec<(&'static str, ServerEvent)> {
                     rules: vec!["Be kind".into(), "No spoilers".into()],
                 },
                 waiting: 3,
+                round: None,
             },
         ),
         (
@@ -93,6 +94,11 @@ fn events() -> Vec<(&'static str, ServerEvent)> {
                 room: "0123456789abcdefghij".into(),
                 user: "Bob".into(),
                 partner: participant(),
+                prompt: "What made you smile this week?".into(),
+                resume: "R2dxk3mZQ7Lp9wHtY4vNcS".into(),
+                ends_at: None,
+                seconds_left: None,
+                resumed: None,
             },
         ),
         (

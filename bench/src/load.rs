@@ -598,6 +598,7 @@ impl Run<'_> {
                 room,
                 user,
                 partner,
+                ..
             } => {
                 self.last_answer = at;
                 match &self.clients[i].st {
@@ -735,6 +736,15 @@ impl Run<'_> {
                     c.join_sent = None;
                 }
             }
+            // Part 2 events this run does not provoke, or that need no bookkeeping
+            // (a partner's seat held while its socket closes at the end).
+            ServerEvent::PartnerAway { .. }
+            | ServerEvent::PartnerBack { .. }
+            | ServerEvent::Blocked { .. }
+            | ServerEvent::Reported { .. }
+            | ServerEvent::Round(_)
+            | ServerEvent::RoundOver { .. }
+            | ServerEvent::CircleClosed {} => {}
         }
     }
 
@@ -1166,6 +1176,11 @@ mod tests {
                 name: name(partner),
                 id: "p".into(),
             },
+            prompt: "p?".into(),
+            resume: "t".into(),
+            ends_at: None,
+            seconds_left: None,
+            resumed: None,
         }
     }
 
@@ -1193,6 +1208,7 @@ mod tests {
                     rules: vec![],
                 },
                 waiting: 1,
+                round: None,
             },
         );
         r.clients[3].st = St::Idle;

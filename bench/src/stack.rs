@@ -221,13 +221,13 @@ mod tests {
         );
         assert_eq!(parse_http_api_line("  page  http://127.0.0.1:1/"), None);
         let m: StackMetrics = serde_json::from_str(
-            r#"{"metrics":{"ops":[1,2,3,4,5,6,7],"conflicts":0,"read_units":1.5,"write_units":2.0,
+            r#"{"metrics":{"ops":[1,2,3,4,5,6,7,8,9],"conflicts":0,"read_units":1.5,"write_units":2.0,
                "gateway_posts":3,"gateway_gone":0,"gateway_deletes":0},"rss_bytes":10,"peak_rss_bytes":20,"connections":2}"#,
         )
         .expect("the stack's metrics shape");
         assert_eq!(m.metrics.op(DdbOp::GetItem), 1);
-        assert_eq!(m.metrics.ddb_writes(), 2 + 3 + 4 + 7);
-        assert_eq!(m.metrics.ddb_reads(), 1 + 5 + 6);
+        assert_eq!(m.metrics.ddb_writes(), 2 + 3 + 4 + 7 + 9);
+        assert_eq!(m.metrics.ddb_reads(), 1 + 5 + 6 + 8);
         assert!(cpu_secs("self").is_some());
     }
 }

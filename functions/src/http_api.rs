@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use circle_shared::handlers::http::{HttpRequest, HttpResponse};
 use circle_shared::{App, Gateway, GatewayError};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request, RequestExt, Response, service_fn};
@@ -167,9 +168,53 @@ pub async fn respond(app: &App, urls: &PublicUrls, req: Request) -> Response<Bod
             };
         }
     }
-    let reply =
-        circle_shared::handlers::http::handle(app, method, &path, req.body().as_ref()).await;
-    json_response(reply.status, &reply.body, "no-store")
+    let page_url = urls
+        .http_url
+        .clone()
+        .or_else(|| own_url(&req))
+        .unwrap_or_default();
+    let source = source_ip(&req);
+    let request = HttpRequest {
+        method,
+        path: &path,
+        body: req.body().as_ref(),
+        authorization: req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok()),
+        source_ip: source.as_deref(),
+        page_url: &page_url,
+    };
+    let reply = circle_shared::handlers::http::handle(app, request).await;
+    http_response(&reply)
+}
+
+/// The caller's address as API Gateway saw it.
+fn source_ip(req: &Request) -> Option<String> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.clone(),
+        RequestContext::ApiGatewayV1(ctx) => ctx.identity.source_ip.clone(),
+        _ => None,
+    }
+}
+
+/// A shared handler's answer as a Lambda response (`204` without a body).
+pub fn http_response(reply: &HttpResponse) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(reply.status)
+        .header("cache-control", "no-store");
+    if let Some(secs) = reply.retry_after {
+        builder = builder.header("retry-after", secs.to_string());
+    }
+    if reply.status == 204 {
+        return builder
+            .body(Body::Empty)
+            .expect("a status code and static headers make a valid response");
+    }
+    builder
+        .header("content-type", "application/json")
+        .body(Body::Text(reply.body_text()))
+        .expect("a status code and static headers make a valid response")
 }
 
 /// Runs the HTTP API function.

@@ -11,14 +11,29 @@ pub mod page;
 pub mod websocket;
 
 /// Every WebSocket route key and the binary (and SAM function) that serves it.
-pub const FUNCTIONS: [(&str, &str); 6] = [
+/// `block` and `report` end a room like `leave_room` and go back to the lobby
+/// like it, so the leave function serves them; `resume` enters a room like a
+/// join, so the join function does.
+pub const FUNCTIONS: [(&str, &str); 9] = [
     (circle_shared::handlers::ws::CONNECT, "ws-connect"),
     (circle_shared::handlers::ws::DISCONNECT, "ws-disconnect"),
     (circle_shared::handlers::ws::JOIN_GROUP, "ws-join-group"),
     (circle_shared::handlers::ws::MESSAGE, "ws-message"),
     (circle_shared::handlers::ws::LEAVE_ROOM, "ws-leave-room"),
+    (circle_shared::handlers::ws::BLOCK, "ws-leave-room"),
+    (circle_shared::handlers::ws::REPORT, "ws-leave-room"),
+    (circle_shared::handlers::ws::RESUME, "ws-join-group"),
     (circle_shared::handlers::ws::DEFAULT, "ws-default"),
 ];
+
+/// The routes a binary serves.
+pub fn routes_of(binary: &str) -> Vec<&'static str> {
+    FUNCTIONS
+        .iter()
+        .filter(|(_, b)| *b == binary)
+        .map(|(r, _)| *r)
+        .collect()
+}
 
 /// The binary that serves the group HTTP API and the page.
 pub const HTTP_API_BINARY: &str = "http-api";

@@ -70,8 +70,8 @@ fn build_app(base: &Base, endpoint: &str) -> App {
     )
 }
 
-/// Runs one route's function: `handler` is the shared handler for `route`.
-pub async fn run<H>(route: &'static str, handler: H) -> Result<(), Error>
+/// Runs one function: `handler` is the shared handler for its `routes`.
+pub async fn run<H>(routes: &'static [&'static str], handler: H) -> Result<(), Error>
 where
     H: AsyncFn(&App, &ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse,
 {
@@ -82,9 +82,9 @@ where
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
             let payload = event.payload;
             let got = payload.request_context.route_key.as_deref();
-            if got != Some(route) {
+            if !got.is_some_and(|g| routes.contains(&g)) {
                 tracing::warn!(
-                    expected = route,
+                    expected = ?routes,
                     got,
                     "event for another route; check the integration"
                 );

@@ -5,25 +5,51 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use circle_shared::handlers::http::HttpRequest;
 use serde_json::json;
+use std::net::SocketAddr;
 
 use crate::Shared;
 use crate::proc_stats;
 
-/// `POST /groups`, `GET /groups`, `GET /groups/{code}` (and their 405s).
+/// The circle and organiser endpoints (`/groups…`, `/organizer`): the shared
+/// handler the HTTP Lambda runs.
 pub(crate) async fn groups(
     State(state): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let answer =
-        circle_shared::handlers::http::handle(&state.app, method.as_str(), uri.path(), &body).await;
+    let page_url = format!("http://{}/", authority(&state, &headers));
+    let source_ip = peer.ip().to_string();
+    let request = HttpRequest {
+        method: method.as_str(),
+        path: uri.path(),
+        body: &body,
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+        source_ip: Some(&source_ip),
+        page_url: &page_url,
+    };
+    let answer = circle_shared::handlers::http::handle(&state.app, request).await;
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, Json(answer.body)).into_response()
+    let mut response = if answer.status == 204 {
+        status.into_response()
+    } else {
+        (status, Json(answer.body)).into_response()
+    };
+    if let Some(secs) = answer.retry_after
+        && let Ok(v) = header::HeaderValue::from_str(&secs.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
 }
 
 /// The authority the browser used, when it is a plausible one; else ours.

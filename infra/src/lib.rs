@@ -171,6 +171,8 @@ impl Stack {
             )
             .route("/groups", any(http_api::groups))
             .route("/groups/{code}", any(http_api::groups))
+            .route("/groups/{code}/{action}", any(http_api::groups))
+            .route("/organizer", any(http_api::groups))
             .route("/config.json", get(http_api::config))
             .route("/_local/metrics", get(http_api::metrics))
             .fallback(get(web::serve))

@@ -1,5 +1,6 @@
 //! Everything a handler needs, built once per process (per Lambda container, or
-//! once for the local stack): the store, the gateway, the clock and the settings.
+//! once for the local stack): the store, the gateway, the clock, the timer
+//! queue, the rate limiter and the settings.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,31 +8,102 @@ use std::time::Duration;
 use crate::clock::{Clock, SystemClock};
 use crate::gateway::{CountingGateway, Gateway};
 use crate::metrics::Metrics;
+use crate::ratelimit::Limiter;
+use crate::secrets::HashKey;
 use crate::store::Store;
 use crate::tables::TableNames;
+use crate::timers::{NoTimers, TimerQueue};
+
+/// Per-connection and per-address limits (DESIGN.md Part 2, "Rate limits").
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimits {
+    /// `message`: sustained per second and burst, per connection.
+    pub message_per_sec: f64,
+    pub message_burst: f64,
+    /// `join_group`, `block`, `report`: each, per connection.
+    pub action_per_sec: f64,
+    pub action_burst: f64,
+    /// `POST /groups` per source address per hour.
+    pub creates_per_hour: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            message_per_sec: 10.0,
+            message_burst: 20.0,
+            action_per_sec: 1.0,
+            action_burst: 2.0,
+            creates_per_hour: 20,
+        }
+    }
+}
+
+impl RateLimits {
+    /// Every limit multiplied by `factor` (a benchmark's own stack may raise them).
+    pub fn scaled(self, factor: f64) -> Self {
+        let factor = factor.max(0.0);
+        Self {
+            message_per_sec: self.message_per_sec * factor,
+            message_burst: self.message_burst * factor,
+            action_per_sec: self.action_per_sec * factor,
+            action_burst: self.action_burst * factor,
+            creates_per_hour: (f64::from(self.creates_per_hour) * factor).min(f64::from(u32::MAX))
+                as u32,
+        }
+    }
+}
 
 /// Tunables. Defaults follow DESIGN.md and API Gateway's limits.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// How long a group lives (3 days).
+    /// How long a circle lives (3 days).
     pub group_ttl: Duration,
     /// A connection record's TTL: API Gateway's 2 h maximum plus a margin.
     pub connection_ttl: Duration,
     /// How long two people who just ended a room are kept apart.
     pub repeat_guard: Duration,
-    /// Attempts at a join, leave or disconnect before giving up as busy.
+    /// Attempts at a leave or disconnect before giving up as busy.
     pub max_attempts: u32,
+    /// A join gives up (as busy) after this long, well inside its function's
+    /// 20 s timeout, so a cut-off never leaves a half-told pairing.
+    pub join_budget: Duration,
     /// The largest frame the gateway will deliver (128 KB).
     pub max_frame_bytes: usize,
     /// Browser origins `$connect` accepts; `None` accepts any. Clients that send no
     /// `Origin` (non-browsers) are always accepted.
     pub allowed_origins: Option<Vec<String>>,
+    /// How long a room is held for a member whose socket dropped without
+    /// `leave_room` (DESIGN.md Part 2).
+    pub resume_grace: Duration,
+    /// A waiter not heard from (join or keep-alive) for this long is not paired.
+    pub presence_window: Duration,
+    /// How long after a room ended it can still be blocked or reported.
+    pub last_room_window: Duration,
+    /// At most one lobby-count notice per waiter this often.
+    pub notice_every: Duration,
+    /// Lobby shards of a new circle (partition keys its lobby is spread over).
+    pub lobby_shards: u32,
+    /// Lobby entries read per page.
+    pub lobby_page: i32,
+    pub limits: RateLimits,
+    /// The page's base URL for `organizer_url` when a request does not tell it.
+    pub public_url: Option<String>,
+    /// Keys every stored hash (`HASH_KEY` on AWS).
+    pub hash_key: HashKey,
 }
 
 impl Settings {
-    /// Defaults, with `ALLOWED_ORIGINS` (comma-separated) read from the environment.
+    /// Defaults, with `ALLOWED_ORIGINS` (comma-separated), `HASH_KEY`, `HTTP_URL`
+    /// and `LOBBY_SHARDS` read from the environment.
     pub fn from_env() -> Self {
-        let allowed_origins = std::env::var("ALLOWED_ORIGINS").ok().and_then(|v| {
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let allowed_origins = var("ALLOWED_ORIGINS").and_then(|v| {
             let list: Vec<String> = v
                 .split(',')
                 .map(|o| o.trim().to_owned())
@@ -39,9 +111,18 @@ impl Settings {
                 .collect();
             (!list.is_empty()).then_some(list)
         });
+        let defaults = Self::default();
         Self {
             allowed_origins,
-            ..Self::default()
+            hash_key: var("HASH_KEY")
+                .map(|k| HashKey::new(k.into_bytes()))
+                .unwrap_or(defaults.hash_key.clone()),
+            public_url: var("HTTP_URL"),
+            lobby_shards: var("LOBBY_SHARDS")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(defaults.lobby_shards)
+                .clamp(1, 64),
+            ..defaults
         }
     }
 }
@@ -53,8 +134,18 @@ impl Default for Settings {
             connection_ttl: Duration::from_secs(2 * 3600 + 15 * 60),
             repeat_guard: Duration::from_secs(30),
             max_attempts: 60,
+            join_budget: Duration::from_secs(8),
             max_frame_bytes: 128 * 1024,
             allowed_origins: None,
+            resume_grace: Duration::from_secs(30),
+            presence_window: Duration::from_secs(45),
+            last_room_window: Duration::from_secs(600),
+            notice_every: Duration::from_secs(5),
+            lobby_shards: 1,
+            lobby_page: 16,
+            limits: RateLimits::default(),
+            public_url: None,
+            hash_key: HashKey::random(),
         }
     }
 }
@@ -67,11 +158,13 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
     pub metrics: Arc<Metrics>,
+    pub timers: Arc<dyn TimerQueue>,
+    pub limiter: Arc<Limiter>,
 }
 
 impl App {
     /// Wires a DynamoDB client and a gateway together; both are counted into one
-    /// [`Metrics`].
+    /// [`Metrics`]. No timer queue: see [`App::with_timers`].
     pub fn new(
         dynamodb: aws_sdk_dynamodb::Client,
         tables: TableNames,
@@ -83,10 +176,18 @@ impl App {
         Self {
             store: Store::new(dynamodb, tables, metrics.clone()),
             gateway: Arc::new(CountingGateway::new(gateway, metrics.clone())),
+            limiter: Arc::new(Limiter::new(settings.limits)),
             clock,
             settings,
             metrics,
+            timers: Arc::new(NoTimers),
         }
+    }
+
+    /// The same app with a timer queue.
+    pub fn with_timers(mut self, timers: Arc<dyn TimerQueue>) -> Self {
+        self.timers = timers;
+        self
     }
 
     /// Real time and default settings.
@@ -110,6 +211,11 @@ impl App {
 
     pub fn now_secs(&self) -> i64 {
         self.clock.now_secs()
+    }
+
+    /// `d` in milliseconds, for adding to epoch times.
+    pub fn ms(d: Duration) -> i64 {
+        i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
     }
 }
 

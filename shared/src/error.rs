@@ -22,6 +22,12 @@ pub enum ActionError {
     PayloadTooLarge { limit: usize },
     #[error("too much going on right now; try again")]
     Busy,
+    #[error("slow down: too many requests from this connection")]
+    RateLimited,
+    #[error("you were removed from this circle by its organiser")]
+    Removed,
+    #[error("your partner's connection dropped; they may be back in a moment")]
+    PartnerAway,
     #[error("this connection is not known; reconnect")]
     UnknownConnection,
     #[error("storage error: {0}")]
@@ -40,7 +46,10 @@ impl ActionError {
             Self::GroupExpired => ErrorCode::GroupExpired,
             Self::NotInRoom => ErrorCode::NotInRoom,
             Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::Removed => ErrorCode::Removed,
+            Self::PartnerAway => ErrorCode::PartnerAway,
             Self::Busy
+            | Self::RateLimited
             | Self::Store(StoreError::Throttled)
             | Self::Gateway(GatewayError::Throttled) => ErrorCode::RateLimited,
             Self::Store(_) | Self::Gateway(_) => ErrorCode::Internal,

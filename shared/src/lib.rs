@@ -3,6 +3,7 @@
 //! the Lambdas and the local stack run.
 
 pub mod app;
+pub mod circles;
 pub mod clock;
 pub mod code;
 #[cfg(feature = "embedded")]
@@ -11,14 +12,22 @@ pub mod error;
 pub mod gateway;
 pub mod groups;
 pub mod handlers;
+pub mod keys;
 pub mod metrics;
 pub mod model;
+pub mod organizer;
 pub mod pairing;
+pub mod presence;
+pub mod prompts;
 pub mod protocol;
+pub mod ratelimit;
+pub mod rounds;
+pub mod secrets;
 pub mod store;
 pub mod tables;
+pub mod timers;
 
-pub use app::{App, Settings};
+pub use app::{App, RateLimits, Settings};
 pub use error::ActionError;
 pub use gateway::{ApiGatewayManagement, Gateway, GatewayError};
 pub use tables::TableNames;

@@ -22,6 +22,8 @@ pub enum ErrorCode {
     NotInRoom,
     PayloadTooLarge,
     RateLimited,
+    Removed,
+    PartnerAway,
     Internal,
 }
 
@@ -36,7 +38,9 @@ pub enum ProtocolError {
     NotAnObject,
     #[error("missing \"action\"")]
     MissingAction,
-    #[error("unknown action {0:?}; expected join_group, message or leave_room")]
+    #[error(
+        "unknown action {0:?}; expected join_group, message, leave_room, block, report or resume"
+    )]
     UnknownAction(String),
     #[error("missing or empty \"{0}\"")]
     MissingField(&'static str),
@@ -45,6 +49,35 @@ pub enum ProtocolError {
         field: &'static str,
         expected: &'static str,
     },
+    #[error("\"{field}\" {message}")]
+    Invalid {
+        field: &'static str,
+        message: &'static str,
+    },
+}
+
+/// Longest report reason, in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+/// Most messages a report's excerpt may hold.
+pub const MAX_EXCERPT_ITEMS: usize = 20;
+/// Longest excerpt message, in characters.
+pub const MAX_EXCERPT_TEXT: usize = 1000;
+
+/// Who wrote a message in a report's excerpt, as the reporter's client says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExcerptFrom {
+    Me,
+    Partner,
+}
+
+/// One message of a report's excerpt, exactly as the reporter's client sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExcerptItem {
+    pub from: ExcerptFrom,
+    pub text: String,
+    #[serde(default)]
+    pub sent_at: String,
 }
 
 /// A parsed client frame.
@@ -54,6 +87,10 @@ pub enum ClientAction {
         access_code: String,
         /// Trimmed, at most [`MAX_NAME_CHARS`], "Anonymous" when blank.
         name: String,
+        /// The client's secret for this circle (checked shape), if it keeps one.
+        member: Option<String>,
+        /// The circle's stable id, when the client knows it (saves a read).
+        circle: Option<String>,
     },
     Message {
         room: String,
@@ -63,6 +100,20 @@ pub enum ClientAction {
     LeaveRoom {
         room: String,
         requeue: bool,
+    },
+    Block {
+        room: String,
+        requeue: bool,
+    },
+    Report {
+        room: String,
+        reason: String,
+        excerpt: Vec<ExcerptItem>,
+        requeue: bool,
+    },
+    Resume {
+        room: String,
+        token: String,
     },
 }
 
@@ -87,6 +138,18 @@ impl ClientAction {
             "join_group" => Ok(Self::JoinGroup {
                 access_code: required_string(&obj, "access_code")?,
                 name: display_name(obj.get("name"))?,
+                member: match optional_string(&obj, "member")? {
+                    Some(m) if crate::secrets::valid_member_secret(&m) => Some(m),
+                    Some(_) => {
+                        return Err(ProtocolError::Invalid {
+                            field: "member",
+                            message: "must be 16 to 64 characters of A-Z a-z 0-9 _ -",
+                        });
+                    }
+                    None => None,
+                },
+                circle: optional_string(&obj, "circle")?
+                    .filter(|c| c.len() <= 40 && c.bytes().all(|b| b.is_ascii_alphanumeric())),
             }),
             "message" => {
                 let room = required_string(&obj, "room")?;
@@ -97,20 +160,97 @@ impl ClientAction {
             }
             "leave_room" => Ok(Self::LeaveRoom {
                 room: required_string(&obj, "room")?,
-                requeue: match obj.get("requeue") {
-                    None | Some(Value::Null) => false,
-                    Some(Value::Bool(b)) => *b,
-                    Some(_) => {
-                        return Err(ProtocolError::WrongType {
-                            field: "requeue",
-                            expected: "true or false",
-                        });
-                    }
-                },
+                requeue: requeue(&obj)?,
+            }),
+            "block" => Ok(Self::Block {
+                room: required_string(&obj, "room")?,
+                requeue: requeue(&obj)?,
+            }),
+            "report" => {
+                let reason = required_string(&obj, "reason")?;
+                if reason.chars().count() > MAX_REASON_CHARS {
+                    return Err(ProtocolError::Invalid {
+                        field: "reason",
+                        message: "must be at most 500 characters",
+                    });
+                }
+                Ok(Self::Report {
+                    room: required_string(&obj, "room")?,
+                    reason,
+                    excerpt: excerpt(obj.get("excerpt"))?,
+                    requeue: requeue(&obj)?,
+                })
+            }
+            "resume" => Ok(Self::Resume {
+                room: required_string(&obj, "room")?,
+                token: required_string(&obj, "token")?,
             }),
             _ => Err(ProtocolError::UnknownAction(truncate(&action, 64))),
         }
     }
+}
+
+fn requeue(obj: &Map<String, Value>) -> Result<bool, ProtocolError> {
+    match obj.get("requeue") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(ProtocolError::WrongType {
+            field: "requeue",
+            expected: "true or false",
+        }),
+    }
+}
+
+fn optional_string(
+    obj: &Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<String>, ProtocolError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.trim().to_owned())),
+        Some(_) => Err(ProtocolError::WrongType {
+            field,
+            expected: "a string",
+        }),
+    }
+}
+
+/// A report's excerpt: at most 20 `{from: "me"|"partner", text ≤ 1000, sent_at}`.
+fn excerpt(value: Option<&Value>) -> Result<Vec<ExcerptItem>, ProtocolError> {
+    let items = match value {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            return Err(ProtocolError::WrongType {
+                field: "excerpt",
+                expected: "a list of messages",
+            });
+        }
+    };
+    if items.len() > MAX_EXCERPT_ITEMS {
+        return Err(ProtocolError::Invalid {
+            field: "excerpt",
+            message: "may hold at most 20 messages",
+        });
+    }
+    items
+        .iter()
+        .map(|item| {
+            let parsed: ExcerptItem =
+                serde_json::from_value(item.clone()).map_err(|_| ProtocolError::Invalid {
+                    field: "excerpt",
+                    message: "items must be {\"from\": \"me\" or \"partner\", \"text\", \"sent_at\"}",
+                })?;
+            if parsed.text.chars().count() > MAX_EXCERPT_TEXT || parsed.sent_at.len() > 64 {
+                return Err(ProtocolError::Invalid {
+                    field: "excerpt",
+                    message: "texts may be at most 1000 characters",
+                });
+            }
+            Ok(parsed)
+        })
+        .collect()
 }
 
 fn required_string(obj: &Map<String, Value>, field: &'static str) -> Result<String, ProtocolError> {
@@ -167,6 +307,17 @@ pub struct Participant {
     pub id: String,
 }
 
+/// A round as members see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundInfo {
+    pub number: u32,
+    pub minutes: Option<u32>,
+    /// RFC 3339.
+    pub ends_at: Option<String>,
+    /// Seconds to `ends_at` when sent, so clients need not trust their clocks.
+    pub seconds_left: Option<i64>,
+}
+
 /// Why a partner is gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -182,12 +333,26 @@ pub enum ServerEvent {
     Waiting {
         group: GroupInfo,
         waiting: u32,
+        /// The round under way, if rounds run.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        round: Option<RoundInfo>,
     },
     JoinRoom {
         room: String,
         user: String,
         #[serde(rename = "match")]
         partner: Participant,
+        /// An icebreaker, the same for both.
+        prompt: String,
+        /// This seat's secret for `resume`.
+        resume: String,
+        /// When a round's room ends (RFC 3339).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        ends_at: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        seconds_left: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        resumed: Option<bool>,
     },
     Message {
         room: String,
@@ -200,6 +365,26 @@ pub enum ServerEvent {
         room: String,
         reason: LeftReason,
     },
+    PartnerAway {
+        room: String,
+        grace_s: u64,
+    },
+    PartnerBack {
+        room: String,
+    },
+    Blocked {
+        room: String,
+    },
+    Reported {
+        room: String,
+    },
+    /// A round started (`number` 0: rounds stopped).
+    Round(RoundInfo),
+    RoundOver {
+        room: String,
+        number: u32,
+    },
+    CircleClosed {},
     Error {
         code: ErrorCode,
         message: String,
@@ -233,7 +418,9 @@ mod tests {
             a,
             Ok(ClientAction::JoinGroup {
                 access_code: "ab".into(),
-                name: "Ann".into()
+                name: "Ann".into(),
+                member: None,
+                circle: None,
             })
         );
         for frame in [
@@ -335,10 +522,30 @@ mod tests {
                 name: "Bob".into(),
                 id: "p2".into(),
             },
+            prompt: "Why?".into(),
+            resume: "tok".into(),
+            ends_at: None,
+            seconds_left: None,
+            resumed: None,
         };
         assert_eq!(
             serde_json::to_value(&ev).expect("serializes"),
-            json!({"event":"join_room","room":"r","user":"Ann","match":{"name":"Bob","id":"p2"}})
+            json!({"event":"join_room","room":"r","user":"Ann","match":{"name":"Bob","id":"p2"},
+                   "prompt":"Why?","resume":"tok"})
+        );
+        assert_eq!(
+            serde_json::to_value(ServerEvent::CircleClosed {}).expect("serializes"),
+            json!({"event":"circle_closed"})
+        );
+        assert_eq!(
+            serde_json::to_value(ServerEvent::Round(RoundInfo {
+                number: 2,
+                minutes: Some(5),
+                ends_at: Some("t".into()),
+                seconds_left: Some(300)
+            }))
+            .expect("serializes"),
+            json!({"event":"round","number":2,"minutes":5,"ends_at":"t","seconds_left":300})
         );
         let mut body = Map::new();
         body.insert("message".into(), json!("hi"));

@@ -3,8 +3,8 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 
 use crate::store::StoreError;
@@ -18,24 +18,42 @@ pub struct TableDef {
     pub range_key: Option<&'static str>,
     /// Epoch-seconds attribute DynamoDB's TTL deletes by.
     pub ttl_attribute: &'static str,
+    /// A global secondary index (all attributes projected), if any.
+    pub index: Option<IndexDef>,
 }
 
-/// Groups and their lobbies. One partition per group: the `GROUP` item holds the
-/// group, `WAIT#{connection_id}` items are the people waiting in its lobby, so one
-/// strongly consistent Query reads a group together with its lobby.
+/// A global secondary index: name and keys (strings), every attribute projected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexDef {
+    pub name: &'static str,
+    pub hash_key: &'static str,
+    pub range_key: &'static str,
+}
+
+/// Circles and everything of theirs: the circle, its lobby shards, members,
+/// reports and counters, each kind in partitions of its own (see [`crate::keys`]).
 pub const GROUPS: TableDef = TableDef {
     logical: "GroupsTable",
     hash_key: "pk",
     range_key: Some("sk"),
     ttl_attribute: "expires_at",
+    index: None,
 };
 
-/// One item per WebSocket connection: its state (idle, waiting, paired) and room.
+/// One item per WebSocket connection: its state (idle, waiting, paired, away) and
+/// room. The `by_circle` index lists a circle's connections (for round notices,
+/// the organiser's counts, removal and closing), sharded so a big circle has no
+/// hot index partition.
 pub const CONNECTIONS: TableDef = TableDef {
     logical: "ConnectionsTable",
     hash_key: "connection_id",
     range_key: None,
     ttl_attribute: "expires_at",
+    index: Some(IndexDef {
+        name: crate::keys::BY_CIRCLE_INDEX,
+        hash_key: "ck",
+        range_key: "connection_id",
+    }),
 };
 
 /// Physical table names (from config on AWS, fixed or per-test locally).
@@ -81,6 +99,23 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), St
             req = req
                 .key_schema(key(range, KeyType::Range))
                 .attribute_definitions(attr(range));
+        }
+        if let Some(index) = def.index {
+            req = req
+                .attribute_definitions(attr(index.hash_key))
+                .global_secondary_indexes(
+                    GlobalSecondaryIndex::builder()
+                        .index_name(index.name)
+                        .key_schema(key(index.hash_key, KeyType::Hash))
+                        .key_schema(key(index.range_key, KeyType::Range))
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::All)
+                                .build(),
+                        )
+                        .build()
+                        .expect("index name and key schema are set"),
+                );
         }
         match req.send().await {
             Ok(_) => {}

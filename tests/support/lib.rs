@@ -1,29 +1,34 @@
 //! Test support for the core: the shared handlers running against the embedded
 //! DynamoDB (dynoxide over loopback, through `aws-sdk-dynamodb`), a gateway that
 //! records what each connection was sent (and can play a departed client, 410),
-//! a hand-driven clock, and a checker for DESIGN.md's pairing invariants.
+//! a timer queue driven by a hand-moved clock, and a checker for DESIGN.md's
+//! pairing invariants.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use circle_shared::clock::{Clock, ManualClock};
-use circle_shared::code::AccessCode;
 use circle_shared::embedded::EmbeddedDynamo;
 use circle_shared::gateway::{Gateway, GatewayError};
-use circle_shared::model::{ConnState, Connection, LobbyEntry, WAIT_PREFIX};
-use circle_shared::pairing::compatible;
+use circle_shared::handlers::http::{HttpRequest, HttpResponse};
+use circle_shared::keys::ENTRY_PREFIX;
+use circle_shared::model::{ConnState, Connection, LobbyEntry, Member};
+use circle_shared::pairing::{Seeker, compatible};
 use circle_shared::protocol::ServerEvent;
-use circle_shared::{App, Settings, TableNames};
+use circle_shared::store::{Item, Table};
+use circle_shared::timers::{Timer, TimerError, TimerQueue};
+use circle_shared::{App, RateLimits, Settings, TableNames};
 use serde_json::{Value, json};
 
 /// What a connection saw, in order: frames from the server and its own actions.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Seen {
     Event(ServerEvent),
-    /// The test (as the client) sent `leave_room` for this room.
+    /// The test (as the client) sent `leave_room`, `block` or `report` for this room.
     Left(String),
 }
 
@@ -32,18 +37,18 @@ pub enum Seen {
 pub struct RecordingGateway {
     log: Mutex<HashMap<String, Vec<Seen>>>,
     gone: Mutex<HashSet<String>>,
+    closed: Mutex<HashSet<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock()
+        .expect("no test thread panics while holding a test lock")
 }
 
 impl RecordingGateway {
-    fn lock_log(&self) -> MutexGuard<'_, HashMap<String, Vec<Seen>>> {
-        self.log
-            .lock()
-            .expect("no test thread panics while holding the log")
-    }
-
     /// Everything `conn` saw so far.
     pub fn seen(&self, conn: &str) -> Vec<Seen> {
-        self.lock_log().get(conn).cloned().unwrap_or_default()
+        lock(&self.log).get(conn).cloned().unwrap_or_default()
     }
 
     /// Just the server events `conn` got.
@@ -58,7 +63,7 @@ impl RecordingGateway {
     }
 
     pub fn note(&self, conn: &str, seen: Seen) {
-        self.lock_log()
+        lock(&self.log)
             .entry(conn.to_owned())
             .or_default()
             .push(seen);
@@ -66,26 +71,23 @@ impl RecordingGateway {
 
     /// From now on `conn` answers 410 Gone, like a client whose socket vanished.
     pub fn mark_gone(&self, conn: &str) {
-        self.gone
-            .lock()
-            .expect("no test thread panics while holding gone")
-            .insert(conn.to_owned());
+        lock(&self.gone).insert(conn.to_owned());
+    }
+
+    /// Whether the server closed `conn` (`@connections` DELETE).
+    pub fn was_closed(&self, conn: &str) -> bool {
+        lock(&self.closed).contains(conn)
     }
 
     pub fn all_connections(&self) -> Vec<String> {
-        self.lock_log().keys().cloned().collect()
+        lock(&self.log).keys().cloned().collect()
     }
 }
 
 #[async_trait]
 impl Gateway for RecordingGateway {
     async fn post(&self, connection_id: &str, frame: &str) -> Result<(), GatewayError> {
-        if self
-            .gone
-            .lock()
-            .expect("no test thread panics while holding gone")
-            .contains(connection_id)
-        {
+        if lock(&self.gone).contains(connection_id) {
             return Err(GatewayError::Gone);
         }
         let event: ServerEvent =
@@ -95,13 +97,52 @@ impl Gateway for RecordingGateway {
     }
 
     async fn delete(&self, connection_id: &str) -> Result<(), GatewayError> {
+        lock(&self.closed).insert(connection_id.to_owned());
         self.mark_gone(connection_id);
         Ok(())
     }
 }
 
+/// A timer queue that only keeps timers; the test fires them by moving the clock.
+#[derive(Debug, Default)]
+pub struct RecordingTimers {
+    pending: Mutex<Vec<Timer>>,
+}
+
+#[async_trait]
+impl TimerQueue for RecordingTimers {
+    async fn schedule(&self, timer: Timer) -> Result<(), TimerError> {
+        lock(&self.pending).push(timer);
+        Ok(())
+    }
+}
+
+impl RecordingTimers {
+    pub fn pending(&self) -> Vec<Timer> {
+        lock(&self.pending).clone()
+    }
+
+    /// Takes the timers due at `now_ms`.
+    fn take_due(&self, now_ms: i64) -> Vec<Timer> {
+        let mut pending = lock(&self.pending);
+        let (due, rest): (Vec<Timer>, Vec<Timer>) =
+            pending.drain(..).partition(|t| t.due_ms() <= now_ms);
+        *pending = rest;
+        due
+    }
+}
+
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 static NEXT_PREFIX: AtomicU64 = AtomicU64::new(1);
+
+/// A circle as the creator got it.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub code: String,
+    pub id: String,
+    pub key: String,
+    pub body: Value,
+}
 
 /// The core wired to a fresh pair of tables in an embedded DynamoDB.
 pub struct Harness {
@@ -109,11 +150,22 @@ pub struct Harness {
     pub app: App,
     pub gateway: Arc<RecordingGateway>,
     pub clock: Arc<ManualClock>,
+    pub timers: Arc<RecordingTimers>,
+}
+
+/// Settings for core tests: DESIGN.md's, with the per-connection rate limits
+/// raised (the hand-moved clock would otherwise never refill a bucket); the
+/// rate-limit tests use [`RateLimits::default`] themselves.
+pub fn test_settings() -> Settings {
+    Settings {
+        limits: RateLimits::default().scaled(1_000.0),
+        ..Settings::default()
+    }
 }
 
 impl Harness {
     pub async fn new() -> Self {
-        Self::with_settings(Settings::default()).await
+        Self::with_settings(test_settings()).await
     }
 
     pub async fn with_settings(settings: Settings) -> Self {
@@ -135,33 +187,80 @@ impl Harness {
             .expect("tables are created");
         let gateway = Arc::new(RecordingGateway::default());
         let clock = Arc::new(ManualClock::starting_now());
+        let timers = Arc::new(RecordingTimers::default());
         let app = App::new(
             dynamo.client(),
             tables,
             gateway.clone(),
             clock.clone(),
             settings,
-        );
+        )
+        .with_timers(timers.clone());
         Self {
             dynamo,
             app,
             gateway,
             clock,
+            timers,
         }
     }
 
-    /// Creates a circle over the HTTP handler and returns its access code.
-    pub async fn group(&self, name: &str) -> String {
-        let body =
-            json!({"name": name, "description": "a test circle", "rules": ["be kind"]}).to_string();
-        let res =
-            circle_shared::handlers::http::handle(&self.app, "POST", "/groups", body.as_bytes())
-                .await;
+    /// An HTTP request through the shared handler.
+    pub async fn http(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> HttpResponse {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let auth = key.map(|k| format!("Bearer {k}"));
+        circle_shared::handlers::http::handle(
+            &self.app,
+            HttpRequest {
+                method,
+                path,
+                body: body.as_bytes(),
+                authorization: auth.as_deref(),
+                source_ip: Some("198.51.100.7"),
+                page_url: "http://127.0.0.1:3000/",
+            },
+        )
+        .await
+    }
+
+    /// Creates a circle over the HTTP handler.
+    pub async fn circle(&self, name: &str) -> Created {
+        let body = json!({"name": name, "description": "a test circle", "rules": ["be kind"]});
+        let res = self.http("POST", "/groups", Some(body), None).await;
         assert_eq!(res.status, 201, "{}", res.body);
-        res.body["access_code"]
-            .as_str()
-            .expect("a created group has a code")
-            .to_owned()
+        let get = |k: &str| {
+            res.body[k]
+                .as_str()
+                .unwrap_or_else(|| panic!("a created circle has {k}"))
+                .to_owned()
+        };
+        Created {
+            code: get("access_code"),
+            id: get("id"),
+            key: get("organizer_key"),
+            body: res.body.clone(),
+        }
+    }
+
+    /// Creates a circle and returns its access code.
+    pub async fn group(&self, name: &str) -> String {
+        self.circle(name).await.code
+    }
+
+    /// The stable id of the circle with this code.
+    pub async fn cid(&self, code: &str) -> String {
+        let code = circle_shared::code::AccessCode::parse(code).expect("a code the server made");
+        circle_shared::circles::get(&self.app, &code, true)
+            .await
+            .expect("the circle can be read")
+            .expect("the circle exists")
+            .cid
     }
 
     /// A WebSocket event as API Gateway would deliver it.
@@ -201,7 +300,9 @@ impl Harness {
     /// Sends a frame; the route is chosen from `action` like API Gateway does.
     pub async fn send(&self, conn: &str, frame: Value) -> ApiGatewayProxyResponse {
         let route = match frame.get("action").and_then(Value::as_str) {
-            Some(a @ ("join_group" | "message" | "leave_room")) => a.to_owned(),
+            Some(a) if circle_shared::handlers::ws::ROUTES.contains(&a) && !a.starts_with('$') => {
+                a.to_owned()
+            }
             _ => "$default".to_owned(),
         };
         self.send_raw(conn, &route, frame.to_string()).await
@@ -211,11 +312,23 @@ impl Harness {
         circle_shared::handlers::ws::handle(&self.app, Self::event(route, conn, Some(body))).await
     }
 
+    /// Joins without a member secret (a fresh member, no history).
     pub async fn join(&self, conn: &str, code: &str, name: &str) {
         let res = self
             .send(
                 conn,
                 json!({"action": "join_group", "access_code": code, "name": name}),
+            )
+            .await;
+        assert_eq!(res.status_code, 200);
+    }
+
+    /// Joins as the member whose secret is `member`.
+    pub async fn join_as(&self, conn: &str, code: &str, name: &str, member: &str) {
+        let res = self
+            .send(
+                conn,
+                json!({"action": "join_group", "access_code": code, "name": name, "member": member}),
             )
             .await;
         assert_eq!(res.status_code, 200);
@@ -237,13 +350,38 @@ impl Harness {
         assert_eq!(res.status_code, 200);
     }
 
+    /// Moves the clock and fires every timer that became due (and any those
+    /// schedule that are due too).
+    pub async fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+        self.fire_due().await;
+    }
+
+    pub async fn fire_due(&self) {
+        for _ in 0..100 {
+            let due = self.timers.take_due(self.clock.now_millis());
+            if due.is_empty() {
+                return;
+            }
+            for t in due {
+                circle_shared::timers::fire(&self.app, &t)
+                    .await
+                    .expect("timers fire");
+            }
+        }
+    }
+
     /// The room `conn` was last told about, if its last pairing event is a `join_room`.
     pub fn current_room(&self, conn: &str) -> Option<String> {
         let mut room = None;
         for seen in self.gateway.seen(conn) {
             match seen {
                 Seen::Event(ServerEvent::JoinRoom { room: r, .. }) => room = Some(r),
-                Seen::Event(ServerEvent::PartnerLeft { room: r, .. }) | Seen::Left(r)
+                Seen::Event(
+                    ServerEvent::PartnerLeft { room: r, .. }
+                    | ServerEvent::RoundOver { room: r, .. },
+                )
+                | Seen::Left(r)
                     if room.as_ref() == Some(&r) =>
                 {
                     room = None;
@@ -272,29 +410,22 @@ impl Harness {
 
     /// Every connection record, read straight from the table (expired ones too).
     pub async fn connection_records(&self) -> Vec<Connection> {
-        self.scan(&self.app.store.tables.connections)
+        self.scan(Table::Connections)
             .await
             .iter()
             .map(|i| Connection::from_item(i).expect("connection records are well formed"))
             .collect()
     }
 
-    /// Every lobby entry, by group code.
+    /// Every lobby entry, by circle id.
     pub async fn lobby_entries(&self) -> BTreeMap<String, Vec<LobbyEntry>> {
         let mut out: BTreeMap<String, Vec<LobbyEntry>> = BTreeMap::new();
-        for item in self.scan(&self.app.store.tables.groups).await {
-            let sk = item
-                .get("sk")
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default();
-            if sk.starts_with(WAIT_PREFIX) {
-                let pk = item
-                    .get("pk")
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-                    .unwrap_or_default();
-                out.entry(pk)
+        for item in self.scan(Table::Groups).await {
+            let sk = text(&item, "sk");
+            let pk = text(&item, "pk");
+            if sk.starts_with(ENTRY_PREFIX) && pk.starts_with("L#") {
+                let cid = pk.split('#').nth(1).unwrap_or_default().to_owned();
+                out.entry(cid)
                     .or_default()
                     .push(LobbyEntry::from_item(&item).expect("lobby entries are well formed"));
             }
@@ -302,27 +433,26 @@ impl Harness {
         out
     }
 
-    async fn scan(&self, table: &str) -> Vec<circle_shared::store::Item> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .app
-                .store
-                .client
-                .scan()
-                .table_name(table)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .expect("scan works");
-            items.extend(out.items().iter().cloned());
-            match out.last_evaluated_key() {
-                Some(k) => start = Some(k.clone()),
-                None => return items,
-            }
-        }
+    /// Every member record, by member id.
+    pub async fn members(&self) -> HashMap<String, Member> {
+        self.scan(Table::Groups)
+            .await
+            .iter()
+            .filter(|i| text(i, "pk").starts_with("M#"))
+            .map(|i| {
+                let m = Member::from_item(i).expect("member records are well formed");
+                (m.mid.clone(), m)
+            })
+            .collect()
+    }
+
+    /// Every item of a table (expired ones too).
+    pub async fn scan(&self, table: Table) -> Vec<Item> {
+        self.app
+            .store
+            .scan(table, None, usize::MAX)
+            .await
+            .expect("scan works")
     }
 
     /// Checks DESIGN.md's invariants on the settled state and on what every
@@ -330,6 +460,7 @@ impl Harness {
     pub async fn violations(&self) -> Vec<String> {
         let now_secs = self.clock.now_secs();
         let now_ms = self.clock.now_millis();
+        let cut = now_ms - App::ms(self.app.settings.presence_window);
         let mut bad = Vec::new();
         // Expired records count as absent (invariant 7), as on every read.
         let records: Vec<Connection> = self
@@ -343,111 +474,161 @@ impl Harness {
             .map(|c| (c.connection_id.as_str(), c))
             .collect();
         let entries = self.lobby_entries().await;
+        let members = self.members().await;
 
         // 1. Rooms have exactly two members who name each other.
         let mut rooms: HashMap<&str, Vec<&Connection>> = HashMap::new();
         for c in &records {
-            if let ConnState::Paired(r) = &c.state {
-                rooms.entry(r.room.as_str()).or_default().push(c);
-                match by_id.get(r.partner.as_str()).and_then(|p| p.room()) {
-                    Some(pr)
-                        if pr.room == r.room
-                            && pr.partner == c.connection_id
-                            && pr.partner_pid == r.pid
-                            && r.partner_pid == pr.pid
-                            && pr.group == r.group => {}
-                    other => bad.push(format!(
-                        "{} in {} names {} whose side is {other:?}",
-                        c.connection_id, r.room, r.partner
-                    )),
-                }
-                if by_id.contains_key(r.pid.as_str()) || by_id.contains_key(r.partner_pid.as_str())
-                {
-                    bad.push(format!(
-                        "participant id of {} is a connection id",
-                        c.connection_id
-                    ));
-                }
+            let r = match &c.state {
+                ConnState::Paired { room, .. } | ConnState::Away { room, .. } => room,
+                _ => continue,
+            };
+            rooms.entry(r.room.as_str()).or_default().push(c);
+            let partner = by_id.get(r.partner.as_str()).and_then(|p| match &p.state {
+                ConnState::Paired { room, .. } | ConnState::Away { room, .. } => Some(room),
+                _ => None,
+            });
+            match partner {
+                Some(pr)
+                    if pr.room == r.room
+                        && pr.partner == c.connection_id
+                        && pr.partner_pid == r.pid
+                        && r.partner_pid == pr.pid
+                        && pr.partner_mid == c.mid.clone().unwrap_or_default() => {}
+                other => bad.push(format!(
+                    "{} in {} names {} whose side is {other:?}",
+                    c.connection_id, r.room, r.partner
+                )),
+            }
+            if matches!(c.state, ConnState::Away { .. })
+                && matches!(
+                    by_id.get(r.partner.as_str()).map(|p| &p.state),
+                    Some(ConnState::Paired {
+                        partner_away_until: 0,
+                        ..
+                    })
+                )
+            {
+                bad.push(format!(
+                    "{} is away but its partner was not told",
+                    c.connection_id
+                ));
+            }
+            if by_id.contains_key(r.pid.as_str()) || by_id.contains_key(r.partner_pid.as_str()) {
+                bad.push(format!(
+                    "participant id of {} is a connection id",
+                    c.connection_id
+                ));
+            }
+            if let (Some(mid), true) = (&c.mid, true)
+                && let Some(m) = members.get(mid)
+                && m.blocked.contains(&r.partner_mid)
+            {
+                bad.push(format!(
+                    "{} is in a room with a member it blocked",
+                    c.connection_id
+                ));
             }
         }
-        for (room, members) in &rooms {
-            if members.len() != 2 {
-                bad.push(format!("room {room} has {} members", members.len()));
+        for (room, list) in &rooms {
+            if list.len() != 2 {
+                bad.push(format!("room {room} has {} members", list.len()));
             }
         }
 
         // Lobby entries and waiting records agree one to one.
         let mut waiting_entries: HashSet<(&str, &str)> = HashSet::new();
-        for (code, list) in &entries {
+        for (cid, list) in &entries {
             for e in list {
                 if e.expires_at <= now_secs {
                     continue;
                 }
-                waiting_entries.insert((code.as_str(), e.connection_id.as_str()));
-                match by_id.get(e.connection_id.as_str()).map(|c| &c.state) {
-                    Some(ConnState::Waiting { group, ticket })
-                        if group == code && *ticket == e.ticket => {}
+                waiting_entries.insert((cid.as_str(), e.conn.as_str()));
+                match by_id.get(e.conn.as_str()) {
+                    Some(Connection {
+                        state: ConnState::Waiting { ticket, shard },
+                        cid: Some(rc),
+                        ..
+                    }) if rc == cid && *ticket == e.ticket && *shard == e.shard => {}
                     other => bad.push(format!(
-                        "lobby entry {} in {code} but record is {other:?}",
-                        e.connection_id
+                        "lobby entry {} in {cid} but record is {:?}",
+                        e.conn,
+                        other.map(|c| &c.state)
                     )),
                 }
             }
         }
         for c in &records {
-            if let ConnState::Waiting { group, .. } = &c.state
-                && !waiting_entries.contains(&(group.as_str(), c.connection_id.as_str()))
+            if let (ConnState::Waiting { .. }, Some(cid)) = (&c.state, &c.cid)
+                && !waiting_entries.contains(&(cid.as_str(), c.connection_id.as_str()))
             {
                 bad.push(format!(
-                    "{} is waiting in {group} without a lobby entry",
+                    "{} is waiting in {cid} without a lobby entry",
                     c.connection_id
                 ));
             }
         }
 
-        // 3. No two compatible people left waiting in one group.
-        for (code, list) in &entries {
-            let live: Vec<&LobbyEntry> = list.iter().filter(|e| e.expires_at > now_secs).collect();
+        // 3. No two compatible people left waiting in one circle (both present).
+        for (cid, list) in &entries {
+            let live: Vec<&LobbyEntry> = list
+                .iter()
+                .filter(|e| e.expires_at > now_secs && e.seen >= cut)
+                .collect();
             for (i, a) in live.iter().enumerate() {
+                let seeker = Seeker {
+                    conn: &a.conn,
+                    mid: &a.mid,
+                    member: members.get(&a.mid),
+                    avoid: a.avoid.as_deref(),
+                    avoid_until: a.avoid_until,
+                };
                 for b in &live[i + 1..] {
-                    if compatible(
-                        &a.connection_id,
-                        a.avoid.as_deref(),
-                        a.avoid_until,
-                        &b.connection_id,
-                        b.avoid.as_deref(),
-                        b.avoid_until,
-                        now_ms,
-                    ) {
-                        bad.push(format!(
-                            "{} and {} both wait in {code}",
-                            a.connection_id, b.connection_id
-                        ));
+                    let blocked_by_b = members
+                        .get(&b.mid)
+                        .is_some_and(|m| m.blocked.contains(&a.mid));
+                    if compatible(&seeker, b, now_ms) && !blocked_by_b {
+                        bad.push(format!("{} and {} both wait in {cid}", a.conn, b.conn));
                     }
                 }
             }
         }
 
-        // 2. Never two join_room without a leave or partner_left in between, and
-        //    what each client was told matches the stored room.
+        // 2. Never two join_room without a leave, partner_left or round_over in
+        //    between, and what each client was told matches the stored room.
         for conn in self.gateway.all_connections() {
             let mut in_room: Option<String> = None;
             for seen in self.gateway.seen(&conn) {
                 match seen {
-                    Seen::Event(ServerEvent::JoinRoom { room, partner, .. }) => {
-                        if let Some(old) = &in_room {
+                    Seen::Event(ServerEvent::JoinRoom {
+                        room,
+                        partner,
+                        resumed,
+                        ..
+                    }) => {
+                        if let Some(old) = &in_room
+                            && !(resumed == Some(true) && *old == room)
+                        {
                             bad.push(format!("{conn} got join_room {room} while still in {old}"));
                         }
-                        if by_id.contains_key(partner.id.as_str()) {
-                            bad.push(format!("{conn} was shown a connection id as match.id"));
+                        if by_id.contains_key(partner.id.as_str())
+                            || members.contains_key(&partner.id)
+                        {
+                            bad.push(format!(
+                                "{conn} was shown a connection or member id as match.id"
+                            ));
                         }
                         in_room = Some(room);
                     }
-                    Seen::Event(ServerEvent::PartnerLeft { room, .. }) | Seen::Left(room)
+                    Seen::Event(
+                        ServerEvent::PartnerLeft { room, .. } | ServerEvent::RoundOver { room, .. },
+                    )
+                    | Seen::Left(room)
                         if in_room.as_ref() == Some(&room) =>
                     {
                         in_room = None;
                     }
+                    Seen::Event(ServerEvent::CircleClosed {}) => in_room = None,
                     _ => {}
                 }
             }
@@ -475,8 +656,16 @@ impl Harness {
             bad.join("\n")
         );
     }
+}
 
-    pub fn code(code: &str) -> AccessCode {
-        AccessCode::parse(code).expect("a code the server made")
-    }
+fn text(item: &Item, key: &str) -> String {
+    item.get(key)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A member secret for tests: `member-<n>` padded to 16+ characters.
+pub fn member_secret(n: usize) -> String {
+    format!("member-secret-{n:06}")
 }

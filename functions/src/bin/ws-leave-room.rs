@@ -1,8 +1,9 @@
-//! The `leave_room` route: ends the room, tells the partner, and with `requeue` goes back to the lobby.
+//! The `leave_room`, `block` and `report` routes: end the room, tell the partner
+//! (a block or report is never revealed), and with `requeue` go back to the lobby.
 
 use circle_shared::handlers::ws;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    circle_functions::websocket::run(ws::LEAVE_ROOM, ws::on_action).await
+    circle_functions::websocket::run(&[ws::LEAVE_ROOM, ws::BLOCK, ws::REPORT], ws::on_action).await
 }

@@ -8,7 +8,9 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use circle_shared::code::AccessCode;
-use circle_shared::model::Group;
+use circle_shared::keys;
+use circle_shared::model::{Circle, RoundState};
+use circle_shared::store::attr::{n, s};
 use circle_shared::{Gateway, GatewayError, TableNames};
 use serde_json::Value;
 
@@ -43,21 +45,34 @@ pub async fn seed_sample_group(
     tables: &TableNames,
     now_secs: i64,
 ) {
-    let group = Group {
+    let circle = Circle {
         code: sample_access_code(),
+        cid: "samplecircle0001".into(),
         name: "Book club".into(),
         description: "Talk about what you are reading, one to one.".into(),
         rules: vec!["Be kind".into()],
+        prompts: vec![],
         created_at: now_secs,
         expires_at: now_secs + 3 * 24 * 3600,
+        organizer_hash: "not-a-real-key-hash".into(),
+        shards: 1,
+        ver: 1,
+        round: RoundState::default(),
     };
-    client
-        .put_item()
-        .table_name(&tables.groups)
-        .set_item(Some(group.to_item()))
-        .send()
-        .await
-        .expect("the embedded store accepts the sample group");
+    let mut pointer = keys::pointer(&circle.cid);
+    pointer.extend([
+        ("code".into(), s(circle.code.as_str())),
+        ("expires_at".into(), n(circle.expires_at)),
+    ]);
+    for item in [circle.to_item(), pointer] {
+        client
+            .put_item()
+            .table_name(&tables.groups)
+            .set_item(Some(item))
+            .send()
+            .await
+            .expect("the embedded store accepts the sample circle");
+    }
 }
 
 /// Records every post instead of sending it.

@@ -1,21 +1,44 @@
-//! The group HTTP API (`POST /groups`, `GET /groups`, `GET /groups/{code}`) as a
-//! plain function of method, path and body, wrapped by `lambda_http` on AWS and
-//! by axum locally.
+//! The HTTP API: circles (`POST /groups`, `GET /groups`, `GET /groups/{code}`)
+//! and the organiser's endpoints, as a plain function of a request, wrapped by
+//! `lambda_http` on AWS and by axum locally.
 
 use serde_json::{Value, json};
 
 use crate::app::App;
+use crate::circles::{self, CreateError};
 use crate::code::AccessCode;
-use crate::groups::{self, GroupView, NewGroup};
+use crate::error::ActionError;
+use crate::groups::{GroupPatch, GroupView, NewGroup};
+use crate::model::Circle;
+use crate::organizer;
+use crate::rounds;
+use crate::secrets::{domain, valid_member_id};
 
-/// The largest `POST /groups` body accepted.
+/// The largest body accepted.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// A JSON answer.
+/// One HTTP request, as both worlds hand it over.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpRequest<'a> {
+    pub method: &'a str,
+    /// Without stage prefix and query string.
+    pub path: &'a str,
+    pub body: &'a [u8],
+    /// The `Authorization` header.
+    pub authorization: Option<&'a str>,
+    /// The caller's address (for the creation limit; only its keyed hash is kept).
+    pub source_ip: Option<&'a str>,
+    /// The page's base URL, for `organizer_url`.
+    pub page_url: &'a str,
+}
+
+/// A JSON answer (`204` has no body).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpResponse {
     pub status: u16,
     pub body: Value,
+    /// Seconds, for a `Retry-After` header.
+    pub retry_after: Option<u64>,
 }
 
 impl HttpResponse {
@@ -23,6 +46,7 @@ impl HttpResponse {
         Self {
             status,
             body: serde_json::to_value(body).expect("views serialize to JSON"),
+            retry_after: None,
         }
     }
 
@@ -30,90 +54,325 @@ impl HttpResponse {
         Self {
             status,
             body: json!({"error": error, "message": message.into()}),
+            retry_after: None,
         }
     }
 
+    fn no_content() -> Self {
+        Self {
+            status: 204,
+            body: Value::Null,
+            retry_after: None,
+        }
+    }
+
+    /// The body as sent: nothing for `204`.
     pub fn body_text(&self) -> String {
-        self.body.to_string()
+        if self.status == 204 {
+            String::new()
+        } else {
+            self.body.to_string()
+        }
     }
 }
 
-/// Routes one request. `path` is without stage prefix and query string.
-pub async fn handle(app: &App, method: &str, path: &str, body: &[u8]) -> HttpResponse {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match (method, segments.as_slice()) {
-        ("POST", ["groups"]) => create(app, body).await,
-        ("GET", ["groups"]) => list(app).await,
-        ("GET", ["groups", code]) => get(app, code).await,
-        (_, ["groups"]) | (_, ["groups", _]) => HttpResponse::error(
-            405,
-            "method_not_allowed",
-            format!("{method} is not allowed here"),
-        ),
-        _ => HttpResponse::error(404, "not_found", "no such endpoint"),
-    }
+fn not_found() -> HttpResponse {
+    HttpResponse::error(
+        404,
+        "group_not_found",
+        "no live circle has that access code",
+    )
 }
 
-async fn create(app: &App, body: &[u8]) -> HttpResponse {
-    if body.len() > MAX_BODY_BYTES {
+/// Routes one request.
+pub async fn handle(app: &App, req: HttpRequest<'_>) -> HttpResponse {
+    let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+    if req.body.len() > MAX_BODY_BYTES {
         return HttpResponse::error(
             413,
             "payload_too_large",
             format!("the body is over {MAX_BODY_BYTES} bytes"),
         );
     }
-    let value: Value = match serde_json::from_slice(body) {
+    let result = match (req.method, segments.as_slice()) {
+        ("POST", ["groups"]) => Ok(create(app, &req).await),
+        ("GET", ["groups"]) => Ok(list(app).await),
+        ("GET", ["groups", code]) => Ok(get(app, code).await),
+        ("GET", ["organizer"]) => by_key(app, &req).await,
+        (m, ["groups", code]) if m == "PATCH" || m == "DELETE" => {
+            organizer_request(app, &req, code, |circle| async move {
+                if req.method == "DELETE" {
+                    organizer::close(app, &circle).await?;
+                    return Ok(HttpResponse::no_content());
+                }
+                let patch = match body_json(req.body).and_then(|v| {
+                    GroupPatch::from_json(&v).map_err(|e| invalid(&e.field, e.to_string()))
+                }) {
+                    Ok(p) => p,
+                    Err(r) => return Ok(r),
+                };
+                let circle = circles::patch(app, circle, &patch).await?;
+                Ok(HttpResponse::ok(200, GroupView::with_code(&circle)))
+            })
+            .await
+        }
+        (m, ["groups", code, action]) => {
+            let known = matches!(
+                (m, *action),
+                ("GET", "organizer")
+                    | ("POST", "code")
+                    | ("POST", "remove")
+                    | ("POST" | "DELETE", "rounds")
+            );
+            if !known {
+                return if matches!(*action, "organizer" | "code" | "remove" | "rounds") {
+                    method_not_allowed(m)
+                } else {
+                    HttpResponse::error(404, "not_found", "no such endpoint")
+                };
+            }
+            organizer_request(app, &req, code, |circle| {
+                organizer_action(app, req, circle, action)
+            })
+            .await
+        }
+        (m, ["groups"] | ["groups", _] | ["organizer"]) => Ok(method_not_allowed(m)),
+        _ => Ok(HttpResponse::error(404, "not_found", "no such endpoint")),
+    };
+    result.unwrap_or_else(|err| match err.code() {
+        crate::protocol::ErrorCode::RateLimited => {
+            HttpResponse::error(429, "rate_limited", "busy; try again in a moment")
+        }
+        _ => internal(err),
+    })
+}
+
+fn method_not_allowed(method: &str) -> HttpResponse {
+    HttpResponse::error(
+        405,
+        "method_not_allowed",
+        format!("{method} is not allowed here"),
+    )
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> HttpResponse {
+    HttpResponse {
+        status: 400,
+        body: json!({"error": "bad_request", "message": message.into(), "field": field}),
+        retry_after: None,
+    }
+}
+
+fn body_json(body: &[u8]) -> Result<Value, HttpResponse> {
+    serde_json::from_slice(body)
+        .map_err(|_| HttpResponse::error(400, "bad_request", "the body must be JSON"))
+}
+
+/// The organiser key from `Authorization: Bearer <key>`.
+fn bearer<'a>(req: &HttpRequest<'a>) -> Option<&'a str> {
+    let value = req.authorization?.trim();
+    let (scheme, key) = value.split_once(' ')?;
+    let key = key.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then_some(key)
+}
+
+fn unauthorized() -> HttpResponse {
+    HttpResponse::error(
+        401,
+        "unauthorized",
+        "send the organiser key as Authorization: Bearer <organizer_key>",
+    )
+}
+
+/// Runs `then` for the circle `code` if the request carries its organiser key:
+/// 401 without a key, 404 for an unknown code, 403 for a key that isn't this
+/// circle's (compared in constant time).
+async fn organizer_request<F, Fut>(
+    app: &App,
+    req: &HttpRequest<'_>,
+    code: &str,
+    then: F,
+) -> Result<HttpResponse, ActionError>
+where
+    F: FnOnce(Circle) -> Fut,
+    Fut: Future<Output = Result<HttpResponse, ActionError>>,
+{
+    let Some(key) = bearer(req) else {
+        return Ok(unauthorized());
+    };
+    let Some(code) = AccessCode::parse(&percent_decode(code)) else {
+        return Ok(not_found());
+    };
+    let Some(circle) = circles::get(app, &code, true).await? else {
+        return Ok(not_found());
+    };
+    if !app
+        .settings
+        .hash_key
+        .verify(domain::ORGANIZER, key, &circle.organizer_hash)
+    {
+        return Ok(HttpResponse::error(
+            403,
+            "forbidden",
+            "that is not this circle's organiser key",
+        ));
+    }
+    then(circle).await
+}
+
+async fn organizer_action(
+    app: &App,
+    req: HttpRequest<'_>,
+    circle: Circle,
+    action: &str,
+) -> Result<HttpResponse, ActionError> {
+    match (req.method, action) {
+        ("GET", "organizer") => Ok(HttpResponse::ok(200, organizer::view(app, &circle).await?)),
+        ("POST", "code") => {
+            let circle = circles::rotate(app, circle).await?;
+            Ok(HttpResponse::ok(
+                200,
+                json!({"access_code": circle.code.to_string()}),
+            ))
+        }
+        ("POST", "remove") => {
+            let body = match body_json(req.body) {
+                Ok(v) => v,
+                Err(r) => return Ok(r),
+            };
+            let Some(mid) = body
+                .get("member_id")
+                .and_then(Value::as_str)
+                .filter(|m| valid_member_id(m))
+            else {
+                return Ok(invalid(
+                    "member_id",
+                    "member_id must be a member id from a report",
+                ));
+            };
+            match organizer::remove(app, &circle, mid).await? {
+                Some(closed) => Ok(HttpResponse::ok(
+                    200,
+                    json!({"member_id": mid, "closed": closed}),
+                )),
+                None => Ok(HttpResponse::error(
+                    404,
+                    "member_not_found",
+                    "no member with that id has joined this circle",
+                )),
+            }
+        }
+        ("POST", "rounds") => {
+            let body = match body_json(req.body) {
+                Ok(v) => v,
+                Err(r) => return Ok(r),
+            };
+            let Some(minutes) = body
+                .get("minutes")
+                .and_then(Value::as_u64)
+                .and_then(|m| u32::try_from(m).ok())
+                .filter(|m| rounds::MINUTES.contains(m))
+            else {
+                return Ok(invalid(
+                    "minutes",
+                    "minutes must be a whole number from 2 to 30",
+                ));
+            };
+            let circle = rounds::start(app, circle, minutes).await?;
+            Ok(HttpResponse::ok(
+                200,
+                json!({"round": organizer::round_view(app, &circle)}),
+            ))
+        }
+        ("DELETE", "rounds") => {
+            let circle = rounds::stop(app, circle).await?;
+            Ok(HttpResponse::ok(
+                200,
+                json!({"round": organizer::round_view(app, &circle)}),
+            ))
+        }
+        _ => Ok(method_not_allowed(req.method)),
+    }
+}
+
+/// `GET /organizer`: the organiser's view, found by the key alone.
+async fn by_key(app: &App, req: &HttpRequest<'_>) -> Result<HttpResponse, ActionError> {
+    let Some(key) = bearer(req) else {
+        return Ok(unauthorized());
+    };
+    match circles::get_by_key(app, key).await? {
+        Some(circle) => Ok(HttpResponse::ok(200, organizer::view(app, &circle).await?)),
+        None => Ok(HttpResponse::error(
+            403,
+            "forbidden",
+            "no live circle has that organiser key",
+        )),
+    }
+}
+
+async fn create(app: &App, req: &HttpRequest<'_>) -> HttpResponse {
+    let value = match body_json(req.body) {
         Ok(v) => v,
-        Err(_) => return HttpResponse::error(400, "bad_request", "the body must be JSON"),
+        Err(r) => return r,
     };
     let new = match NewGroup::from_json(&value) {
         Ok(g) => g,
-        Err(err) => {
-            return HttpResponse {
-                status: 400,
-                body: json!({"error": "bad_request", "message": err.to_string(), "field": err.field}),
-            };
-        }
+        Err(err) => return invalid(&err.field, err.to_string()),
     };
-    match groups::create(app, new).await {
-        Ok(group) => HttpResponse::ok(201, GroupView::with_code(&group)),
-        Err(err) => internal(err),
+    match circles::create(app, new, req.source_ip).await {
+        Ok(created) => {
+            let mut body = serde_json::to_value(GroupView::with_code(&created.circle))
+                .expect("views serialize");
+            let base = if req.page_url.ends_with('/') {
+                req.page_url.to_owned()
+            } else {
+                format!("{}/", req.page_url)
+            };
+            body["organizer_key"] = json!(created.organizer_key);
+            body["organizer_url"] = json!(format!("{base}#organizer={}", created.organizer_key));
+            HttpResponse {
+                status: 201,
+                body,
+                retry_after: None,
+            }
+        }
+        Err(CreateError::RateLimited) => {
+            let mut r = HttpResponse::error(
+                429,
+                "rate_limited",
+                "too many circles created from this address; try again within the hour",
+            );
+            r.retry_after =
+                Some(3600 - u64::try_from(app.now_secs().rem_euclid(3600)).unwrap_or(0));
+            r
+        }
+        Err(CreateError::Store(err)) => internal(err),
     }
 }
 
 async fn get(app: &App, code: &str) -> HttpResponse {
-    let not_found = || {
-        HttpResponse::error(
-            404,
-            "group_not_found",
-            "no live circle has that access code",
-        )
-    };
     let Some(code) = AccessCode::parse(&percent_decode(code)) else {
         return not_found();
     };
-    match groups::get(app, &code).await {
-        Ok(Some(group)) => HttpResponse::ok(200, GroupView::with_code(&group)),
+    match circles::get(app, &code, true).await {
+        Ok(Some(circle)) => HttpResponse::ok(200, GroupView::with_code(&circle)),
         Ok(None) => not_found(),
         Err(err) => internal(err),
     }
 }
 
 async fn list(app: &App) -> HttpResponse {
-    match groups::list(app).await {
-        Ok(groups) => HttpResponse::ok(
+    match circles::list(app).await {
+        Ok(list) => HttpResponse::ok(
             200,
-            groups
-                .iter()
-                .map(GroupView::without_code)
-                .collect::<Vec<_>>(),
+            list.iter().map(GroupView::without_code).collect::<Vec<_>>(),
         ),
         Err(err) => internal(err),
     }
 }
 
 fn internal(err: impl std::fmt::Display) -> HttpResponse {
-    tracing::error!(error = %err, "group request failed");
+    tracing::error!(error = %err, "request failed");
     HttpResponse::error(
         500,
         "internal",

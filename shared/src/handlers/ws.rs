@@ -1,5 +1,6 @@
 //! The WebSocket routes (`$connect`, `$disconnect`, `join_group`, `message`,
-//! `leave_room`, `$default`) over API Gateway's proxy event.
+//! `leave_room`, `block`, `report`, `resume`, `$default`) over API Gateway's
+//! proxy event.
 //!
 //! Server events reach clients through `@connections`, never as route responses,
 //! so every route answers 200 unless the request itself is broken (400), refused
@@ -19,9 +20,12 @@ pub const DEFAULT: &str = "$default";
 pub const JOIN_GROUP: &str = "join_group";
 pub const MESSAGE: &str = "message";
 pub const LEAVE_ROOM: &str = "leave_room";
+pub const BLOCK: &str = "block";
+pub const REPORT: &str = "report";
+pub const RESUME: &str = "resume";
 /// Every route key the API declares.
-pub const ROUTES: [&str; 6] = [
-    CONNECT, DISCONNECT, JOIN_GROUP, MESSAGE, LEAVE_ROOM, DEFAULT,
+pub const ROUTES: [&str; 9] = [
+    CONNECT, DISCONNECT, JOIN_GROUP, MESSAGE, LEAVE_ROOM, BLOCK, REPORT, RESUME, DEFAULT,
 ];
 
 /// A response with just a status (and a short text body for refusals).
@@ -120,13 +124,37 @@ pub async fn on_action(
     };
     let result = match parsed {
         Err(err) => Err(ActionError::from(err)),
-        Ok(ClientAction::JoinGroup { access_code, name }) => {
-            pairing::join(app, id, &access_code, &name).await
+        Ok(ClientAction::JoinGroup {
+            access_code,
+            name,
+            member,
+            circle,
+        }) => {
+            let req = pairing::JoinRequest {
+                access_code: &access_code,
+                name: &name,
+                member: member.as_deref(),
+                circle: circle.as_deref(),
+            };
+            pairing::join(app, id, req).await
         }
         Ok(ClientAction::Message { room, body }) => pairing::relay(app, id, &room, body).await,
         Ok(ClientAction::LeaveRoom { room, requeue }) => {
-            pairing::leave(app, id, &room, requeue).await
+            pairing::end_room(app, id, &room, pairing::Ending::Leave, requeue).await
         }
+        Ok(ClientAction::Block { room, requeue }) => {
+            pairing::end_room(app, id, &room, pairing::Ending::Block, requeue).await
+        }
+        Ok(ClientAction::Report {
+            room,
+            reason,
+            excerpt,
+            requeue,
+        }) => {
+            let ending = pairing::Ending::Report { reason, excerpt };
+            pairing::end_room(app, id, &room, ending, requeue).await
+        }
+        Ok(ClientAction::Resume { room, token }) => pairing::resume(app, id, &room, &token).await,
     };
     match result {
         Ok(()) => response(200, None),

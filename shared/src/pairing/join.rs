@@ -1,392 +1,1002 @@
-//! `$connect` and `join_group`: entering a lobby, claiming a waiter, and undoing a
-//! pairing with a waiter whose connection turned out to be gone.
+//! `$connect` and `join_group`: entering a lobby, claiming a waiter, and undoing
+//! a pairing with a waiter whose connection turned out to be gone.
+//!
+//! A join reads the circle, its own record and its member record in one
+//! `BatchGetItem` (the member's key is known up front when the client names the
+//! circle's id), then a page of the lobby; it pairs with one `TransactWriteItems`
+//! or waits with one, re-reading the lobby after it enqueues (invariant 3). A
+//! joiner who loses a waiter to someone else tries the next candidate it already
+//! read before reading again.
 
-use aws_sdk_dynamodb::operation::{delete_item::DeleteItemOutput, put_item::PutItemOutput};
-use aws_sdk_dynamodb::types::{Put, ReturnConsumedCapacity, TransactWriteItem};
-use rand::seq::IndexedRandom;
+use std::collections::HashSet;
 
+use aws_sdk_dynamodb::types::Update;
+use rand::Rng;
+
+use super::lobby::{self, Found, Seeker};
 use super::ops::*;
 use crate::app::App;
+use crate::circles;
+use crate::clock::rfc3339_millis;
 use crate::code::AccessCode;
 use crate::error::ActionError;
 use crate::gateway::GatewayError;
-use crate::metrics::DdbOp;
-use crate::model::{ConnState, Connection, IDLE, LobbyEntry, Room, WAITING, random_id};
-use crate::protocol::{GroupInfo, Participant, ServerEvent};
-use crate::store::StoreError;
-use crate::store::attr::s;
+use crate::keys;
+use crate::model::{Circle, ConnState, Connection, IDLE, LobbyEntry, Member, Room, random_id};
+use crate::protocol::{GroupInfo, Participant, RoundInfo, ServerEvent};
+use crate::ratelimit::Kind;
+use crate::secrets::{domain, token};
+use crate::store::attr::{n, s, strings};
+use crate::store::{StoreError, Table, tx_delete, tx_put, tx_update};
 
-/// The person a join is for, as the lobby would see them.
-#[derive(Debug, Clone)]
-pub(super) struct Seeker {
-    id: String,
-    name: String,
-    avoid: Option<String>,
-    avoid_until: i64,
-    prior: Prior,
-}
-
-pub(super) fn candidates<'a>(
-    entries: &'a [LobbyEntry],
-    me: &Seeker,
-    now_ms: i64,
-) -> Vec<&'a LobbyEntry> {
-    entries
-        .iter()
-        .filter(|e| {
-            compatible(
-                &me.id,
-                me.avoid.as_deref(),
-                me.avoid_until,
-                &e.connection_id,
-                e.avoid.as_deref(),
-                e.avoid_until,
-                now_ms,
-            )
-        })
-        .collect()
-}
+/// A member's history keeps this many meetings; older ones are dropped when the
+/// member next joins, so a join's read stays about one read unit.
+pub const MET_CAP: usize = 200;
+/// Candidates tried from one read of the lobby before reading it again.
+const TRIES_PER_READ: usize = 3;
 
 /// `$connect`: a fresh idle record that expires after API Gateway's 2 h maximum.
 pub async fn connect(app: &App, conn_id: &str) -> Result<(), ActionError> {
     let now_ms = app.now_ms();
     let ttl = i64::try_from(app.settings.connection_ttl.as_secs()).unwrap_or(i64::MAX / 2);
     let conn = Connection::new(conn_id, now_ms, now_ms.div_euclid(1000) + ttl);
-    let result = app
+    let op = app
         .store
-        .client
-        .put_item()
-        .table_name(&app.store.tables.connections)
-        .set_item(Some(conn.to_item()))
-        .return_consumed_capacity(ReturnConsumedCapacity::Total)
-        .send()
-        .await;
-    app.store
-        .settle(DdbOp::PutItem, result, PutItemOutput::consumed_capacity)?;
+        .put_op(Table::Connections, conn.to_item(), None, vec![]);
+    app.store.put(op).await?;
     Ok(())
 }
 
+/// A `join_group` as the client sent it.
+#[derive(Debug, Clone, Copy)]
+pub struct JoinRequest<'a> {
+    pub access_code: &'a str,
+    pub name: &'a str,
+    pub member: Option<&'a str>,
+    /// The circle's stable id as the client believes it.
+    pub circle: Option<&'a str>,
+}
+
+/// Refuses a connection over its allowance, marking its record so every
+/// instance refuses it until the mark passes.
+pub(crate) async fn throttle(app: &App, conn_id: &str, kind: Kind) -> Result<(), ActionError> {
+    let now = app.now_ms();
+    if app.limiter.allow(conn_id, kind, now) {
+        return Ok(());
+    }
+    let op = app.store.update_op(
+        Table::Connections,
+        keys::connection(conn_id),
+        "SET #thr = :until",
+        Some("attribute_exists(#connection_id) AND (attribute_not_exists(#thr) OR #thr < :now)"),
+        vec![(":until", n(now + 1000)), (":now", n(now))],
+    );
+    match app.store.update(op).await {
+        Ok(()) | Err(StoreError::ConditionFailed) => {}
+        Err(err) => tracing::warn!(error = %err, "could not mark a throttled connection"),
+    }
+    Err(ActionError::RateLimited)
+}
+
+/// The joiner: who it is in this circle and what it knows of itself.
+#[derive(Debug, Clone)]
+pub(crate) struct Joiner {
+    pub conn: String,
+    pub name: String,
+    pub mid: String,
+    pub member: Option<Member>,
+    pub avoid: Option<String>,
+    pub avoid_until: i64,
+    pub code: String,
+    /// Its record's expiry (no later than the circle's).
+    pub expires_at: i64,
+}
+
+impl Joiner {
+    fn seeker(&self) -> Seeker<'_> {
+        Seeker {
+            conn: &self.conn,
+            mid: &self.mid,
+            member: self.member.as_ref(),
+            avoid: self.avoid.as_deref(),
+            avoid_until: self.avoid_until,
+        }
+    }
+
+    fn identity<'a>(&'a self, circle: &'a Circle) -> Identity<'a> {
+        Identity {
+            cid: &circle.cid,
+            code: &self.code,
+            mid: &self.mid,
+            name: &self.name,
+            expires_at: self.expires_at,
+            circle_expires_at: circle.expires_at,
+        }
+    }
+}
+
+/// A fresh id for a joiner without a member secret: it has no history.
+fn anonymous_member() -> String {
+    let mut bytes = [0u8; crate::secrets::MEMBER_ID_BYTES];
+    rand::rng().fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `join_group`: enter the circle's lobby, then get paired (or wait).
+pub async fn join(app: &App, conn_id: &str, req: JoinRequest<'_>) -> Result<(), ActionError> {
+    throttle(app, conn_id, Kind::Join).await?;
+    let code = AccessCode::parse(req.access_code).ok_or(ActionError::GroupNotFound)?;
+    let hinted = match (req.circle, req.member) {
+        (Some(cid), Some(secret)) => {
+            Some((cid.to_owned(), app.settings.hash_key.member_id(cid, secret)))
+        }
+        _ => None,
+    };
+    let mut wanted = vec![
+        (Table::Groups, keys::circle(code.as_str()), true),
+        (Table::Connections, keys::connection(conn_id), false),
+    ];
+    if let Some((cid, mid)) = &hinted {
+        wanted.push((Table::Groups, keys::member(cid, mid), true));
+    }
+    let got = app.store.batch_get(&wanted).await?;
+    let conn = parse_connection(app, got[1].as_ref())?.ok_or(ActionError::UnknownConnection)?;
+    if conn.throttled_until > app.now_ms() {
+        return Err(ActionError::RateLimited);
+    }
+    let circle = match got[0].as_ref() {
+        Some(item) => {
+            let c = Circle::from_item(item)?;
+            if c.is_expired(app.now_secs()) {
+                return Err(ActionError::GroupExpired);
+            }
+            c
+        }
+        // A code since replaced still works for whoever is inside with it.
+        None => match (&conn.cid, &conn.code) {
+            (Some(cid), Some(c))
+                if c == code.as_str() && !matches!(conn.state, ConnState::Idle) =>
+            {
+                circles::get_by_cid(app, cid)
+                    .await?
+                    .ok_or(ActionError::GroupNotFound)?
+            }
+            _ => return Err(ActionError::GroupNotFound),
+        },
+    };
+    let in_this_circle = conn.cid.as_deref() == Some(circle.cid.as_str());
+    let mid = match req.member {
+        Some(secret) => app.settings.hash_key.member_id(&circle.cid, secret),
+        None => match (&conn.mid, in_this_circle) {
+            (Some(mid), true) => mid.clone(),
+            _ => anonymous_member(),
+        },
+    };
+    let member = match (&hinted, got.get(2)) {
+        (Some((cid, hmid)), Some(item)) if *cid == circle.cid && *hmid == mid => {
+            item.as_ref().map(Member::from_item).transpose()?
+        }
+        _ if req.member.is_some() || in_this_circle => app
+            .store
+            .get(Table::Groups, keys::member(&circle.cid, &mid), true)
+            .await?
+            .as_ref()
+            .map(Member::from_item)
+            .transpose()?,
+        _ => None,
+    };
+    if member.as_ref().is_some_and(|m| m.removed) {
+        return Err(ActionError::Removed);
+    }
+    let prior = match &conn.state {
+        // Already where a join leads: a keep-alive join that crossed the pairing.
+        ConnState::Paired { .. } if in_this_circle => return Ok(()),
+        ConnState::Paired { .. } | ConnState::Away { .. } => {
+            return Err(ActionError::AlreadyInRoom);
+        }
+        ConnState::Waiting { ticket, shard } => Prior::Waiting {
+            ticket: ticket.clone(),
+            entry: conn.cid.clone().map(|cid| (cid, *shard)),
+        },
+        ConnState::Idle => Prior::Idle,
+    };
+    let expires_at = conn.expires_at.min(circle.expires_at);
+    let joiner = Joiner {
+        conn: conn_id.to_owned(),
+        name: req.name.to_owned(),
+        mid,
+        member,
+        avoid: conn.avoid.clone(),
+        avoid_until: conn.avoid_until,
+        code: code.as_str().to_owned(),
+        expires_at,
+    };
+    let keep_alive = in_this_circle && matches!(conn.state, ConnState::Waiting { .. });
+    seek(app, &circle, joiner, prior, keep_alive).await
+}
+
+/// Goes back into the lobby of the circle a connection was just in ("Next"),
+/// as the identity its record holds.
+pub(crate) async fn requeue(app: &App, conn: &Connection) -> Result<(), ActionError> {
+    let (Some(cid), Some(mid)) = (&conn.cid, &conn.mid) else {
+        return Err(ActionError::NotInRoom);
+    };
+    let circle = circles::get_by_cid(app, cid)
+        .await?
+        .ok_or(ActionError::GroupNotFound)?;
+    let member = app
+        .store
+        .get(Table::Groups, keys::member(cid, mid), true)
+        .await?
+        .as_ref()
+        .map(Member::from_item)
+        .transpose()?;
+    if member.as_ref().is_some_and(|m| m.removed) {
+        return Err(ActionError::Removed);
+    }
+    let joiner = Joiner {
+        conn: conn.connection_id.clone(),
+        name: conn
+            .name
+            .clone()
+            .unwrap_or_else(|| crate::protocol::ANONYMOUS.to_owned()),
+        mid: mid.clone(),
+        member,
+        avoid: conn.avoid.clone(),
+        avoid_until: conn.avoid_until,
+        code: conn
+            .code
+            .clone()
+            .unwrap_or_else(|| circle.code.as_str().to_owned()),
+        expires_at: conn.expires_at.min(circle.expires_at),
+    };
+    seek(app, &circle, joiner, Prior::Idle, false).await
+}
+
+/// Puts someone a round left over into the lobby (pairing them if someone
+/// compatible is already there).
+pub(crate) async fn seek_for_round(
+    app: &App,
+    circle: &Circle,
+    me: Joiner,
+    prior: Prior,
+) -> Result<(), ActionError> {
+    seek(app, circle, me, prior, false).await
+}
+
+/// Pairs the joiner with a waiter, or puts it in the lobby.
+pub(crate) async fn seek(
+    app: &App,
+    circle: &Circle,
+    mut me: Joiner,
+    mut prior: Prior,
+    mut keep_alive: bool,
+) -> Result<(), ActionError> {
+    let started = tokio::time::Instant::now();
+    let mut skip: HashSet<String> = HashSet::new();
+    let mut told_waiting = false;
+    let mut enqueued = false;
+    let mut conflicts = 0u32;
+    let mut home = match &prior {
+        Prior::Waiting {
+            entry: Some((cid, shard)),
+            ..
+        } if *cid == circle.cid => *shard,
+        _ => rand::rng().random_range(0..circle.shards.max(1)),
+    };
+    loop {
+        if started.elapsed() > app.settings.join_budget {
+            tracing::warn!(connection_id = %me.conn, "join gave up after repeated conflicts");
+            return Err(ActionError::Busy);
+        }
+        // A keep-alive refreshes its entry's presence while it looks around.
+        let refresh = async {
+            match (&prior, keep_alive) {
+                (
+                    Prior::Waiting {
+                        ticket,
+                        entry: Some((cid, shard)),
+                    },
+                    true,
+                ) => {
+                    let op = app.store.update_op(
+                        Table::Groups,
+                        keys::entry(cid, *shard, ticket),
+                        "SET #seen = :now",
+                        Some("attribute_exists(#sk)"),
+                        vec![(":now", n(app.now_ms()))],
+                    );
+                    app.store.update(op).await
+                }
+                _ => Ok(()),
+            }
+        };
+        let seeker = me.seeker();
+        let (found, refreshed) =
+            tokio::join!(lobby::find(app, circle, home, &seeker, &skip), refresh);
+        let found = found?;
+        if keep_alive {
+            keep_alive = false;
+            match refreshed {
+                Ok(()) => {}
+                Err(StoreError::ConditionFailed) => {
+                    // Our entry is gone: claimed (then we were told) or removed
+                    // as stale. Look at our record to know which.
+                    match get_connection(app, &me.conn, true).await? {
+                        Some(Connection {
+                            state: ConnState::Waiting { ticket, .. },
+                            ..
+                        }) => {
+                            prior = Prior::Waiting {
+                                ticket,
+                                entry: None,
+                            };
+                        }
+                        Some(Connection {
+                            state: ConnState::Idle,
+                            ..
+                        }) => prior = Prior::Idle,
+                        Some(_) => return Ok(()),
+                        None => return Err(ActionError::UnknownConnection),
+                    }
+                    continue;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        remove_stale(app, circle, &found).await;
+
+        let mut retry = false;
+        for waiter in found.ranked.iter().take(TRIES_PER_READ) {
+            match claim(app, circle, &me, &prior, waiter).await {
+                Ok(Claimed::Told) => {
+                    notify_waiters(app, circle, &found, Some(&waiter.ticket), false).await;
+                    return Ok(());
+                }
+                Ok(Claimed::WaiterGone) => {
+                    skip.insert(waiter.ticket.clone());
+                    // The claim took our own entry with it: we are idle now.
+                    prior = Prior::Idle;
+                    enqueued = false;
+                    retry = true;
+                    break;
+                }
+                Err(ClaimFail::Waiter) => {
+                    skip.insert(waiter.ticket.clone());
+                }
+                Err(ClaimFail::Me) => {
+                    match get_connection(app, &me.conn, true).await? {
+                        Some(c) => match c.state {
+                            ConnState::Idle => prior = Prior::Idle,
+                            ConnState::Waiting { ticket, shard } => {
+                                prior = Prior::Waiting {
+                                    ticket,
+                                    entry: c.cid.clone().map(|cid| (cid, shard)),
+                                }
+                            }
+                            // Someone claimed us meanwhile; they told us.
+                            ConnState::Paired { .. } | ConnState::Away { .. } => return Ok(()),
+                        },
+                        None => return Err(ActionError::UnknownConnection),
+                    }
+                    retry = true;
+                    break;
+                }
+                Err(ClaimFail::MyMember) => {
+                    me.member = reload_member(app, circle, &me.mid).await?;
+                    retry = true;
+                    break;
+                }
+                Err(ClaimFail::Store(err)) if err.is_retryable() => {
+                    conflicts += 1;
+                    backoff(conflicts).await;
+                    retry = true;
+                    break;
+                }
+                Err(ClaimFail::Store(err)) => return Err(err.into()),
+            }
+        }
+        // Candidates were there but lost to others (or it's worth another look):
+        // read again, without the ones already tried.
+        if retry || !found.ranked.is_empty() {
+            continue;
+        }
+        // Nobody to pair with.
+        if enqueued
+            || matches!(&prior, Prior::Waiting { entry: Some((cid, _)), .. } if *cid == circle.cid)
+        {
+            // Already waiting here (a keep-alive, or the re-read after enqueuing).
+            if let Some(mine) = &found.mine {
+                notify_self(app, circle, mine, &found).await;
+            }
+            return Ok(());
+        }
+        if !told_waiting {
+            // Told before the entry exists, so no `join_room` can overtake it.
+            let waiting = waiting_event(app, circle, found.count(true));
+            if send(app, &me.conn, &waiting).await == Err(GatewayError::Gone) {
+                return Ok(());
+            }
+            told_waiting = true;
+        }
+        match enqueue(app, circle, &me, &prior, home, found.count(true)).await {
+            Ok(ticket) => {
+                prior = Prior::Waiting {
+                    ticket,
+                    entry: Some((circle.cid.clone(), home)),
+                };
+                if me.member.is_none() {
+                    me.member = Some(Member {
+                        mid: me.mid.clone(),
+                        expires_at: circle.expires_at,
+                        ..Member::default()
+                    });
+                }
+                enqueued = true;
+                notify_waiters(app, circle, &found, None, true).await;
+            }
+            Err(ClaimFail::Me) => match get_connection(app, &me.conn, true).await? {
+                Some(c) => match c.state {
+                    ConnState::Idle => prior = Prior::Idle,
+                    ConnState::Waiting { ticket, shard } => {
+                        home = shard;
+                        prior = Prior::Waiting {
+                            ticket,
+                            entry: c.cid.clone().map(|cid| (cid, shard)),
+                        }
+                    }
+                    ConnState::Paired { .. } | ConnState::Away { .. } => return Ok(()),
+                },
+                None => return Err(ActionError::UnknownConnection),
+            },
+            Err(ClaimFail::MyMember) => {
+                me.member = reload_member(app, circle, &me.mid).await?;
+            }
+            Err(ClaimFail::Waiter) => {}
+            Err(ClaimFail::Store(err)) if err.is_retryable() => {
+                conflicts += 1;
+                backoff(conflicts).await;
+            }
+            Err(ClaimFail::Store(err)) => return Err(err.into()),
+        }
+    }
+}
+
+async fn reload_member(
+    app: &App,
+    circle: &Circle,
+    mid: &str,
+) -> Result<Option<Member>, ActionError> {
+    let member = app
+        .store
+        .get(Table::Groups, keys::member(&circle.cid, mid), true)
+        .await?
+        .as_ref()
+        .map(Member::from_item)
+        .transpose()?;
+    if member.as_ref().is_some_and(|m| m.removed) {
+        return Err(ActionError::Removed);
+    }
+    Ok(member)
+}
+
+/// The `waiting` event for this circle.
+pub(crate) fn waiting_event(app: &App, circle: &Circle, count: u32) -> ServerEvent {
+    ServerEvent::Waiting {
+        group: GroupInfo {
+            name: circle.name.clone(),
+            description: circle.description.clone(),
+            rules: circle.rules.clone(),
+        },
+        waiting: count,
+        round: circle.live_round(app.now_ms()).map(|r| round_info(app, r)),
+    }
+}
+
+/// A round as members see it.
+pub(crate) fn round_info(app: &App, r: &crate::model::RoundState) -> RoundInfo {
+    RoundInfo {
+        number: r.number,
+        minutes: Some(r.minutes),
+        ends_at: Some(rfc3339_millis(r.ends_at)),
+        seconds_left: Some((r.ends_at - app.now_ms()).max(0).div_euclid(1000)),
+    }
+}
+
+/// Why a claim or an enqueue did not commit.
+#[derive(Debug)]
+pub(crate) enum ClaimFail {
+    /// The waiter is no longer there (claimed, gone, stale, removed, or blocks us).
+    Waiter,
+    /// Our own record is not as read.
+    Me,
+    /// Our member record is not as read (removed, a new block, created meanwhile).
+    MyMember,
+    Store(StoreError),
+}
+
 /// What came of committing a pairing and telling both people.
-pub(super) enum Told {
-    Both,
+pub(crate) enum Claimed {
+    Told,
     /// The waiter's connection was gone: the pairing was undone and the join goes on.
     WaiterGone,
 }
 
-/// `join_group`: enter the group's lobby, then get paired (or wait).
-pub async fn join(
+/// The member-record side of a pairing: the meeting goes into its history, on
+/// the condition that the member is not removed and has no block with the other.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn member_met(
     app: &App,
-    conn_id: &str,
-    access_code: &str,
-    name: &str,
-) -> Result<(), ActionError> {
-    let code = AccessCode::parse(access_code).ok_or(ActionError::GroupNotFound)?;
-    let mut told_waiting = false;
-    let mut conflicts = 0u32;
-    // Our record as the enqueue just wrote it. Its lobby entry changes with it in
-    // every transaction, so while the Query still shows the entry the record is
-    // as written and need not be read again.
-    let mut just_enqueued: Option<Connection> = None;
-    for round in 0..app.settings.max_attempts.max(1) * 2 {
-        if conflicts > app.settings.max_attempts {
-            break;
-        }
-        let (lobby, me) = match just_enqueued.take() {
-            Some(me) => (read_lobby(app, &code).await?, Some(me)),
-            None => tokio::try_join!(read_lobby(app, &code), get_connection(app, conn_id, true))?,
-        };
-        let now = app.now_ms();
-        let group = match lobby.group {
-            None => return Err(ActionError::GroupNotFound),
-            Some(g) if g.is_expired(now.div_euclid(1000)) => return Err(ActionError::GroupExpired),
-            Some(g) => g,
-        };
-        let me = me.ok_or(ActionError::UnknownConnection)?;
-        let (seeker, in_this_lobby) = match &me.state {
-            // Already where a join leads: a keep-alive join that crossed the pairing.
-            ConnState::Paired(r) if r.group == code.as_str() => return Ok(()),
-            ConnState::Paired(_) if round == 0 => return Err(ActionError::AlreadyInRoom),
-            // Someone claimed us while we were waiting; they told us.
-            ConnState::Paired(_) => return Ok(()),
-            ConnState::Waiting { group: g, ticket } if g == code.as_str() => {
-                let Some(mine) = lobby
-                    .entries
-                    .iter()
-                    .find(|e| e.connection_id == conn_id && &e.ticket == ticket)
-                else {
-                    // Our entry is being claimed right now; read again.
-                    conflicts += 1;
-                    backoff(conflicts).await;
-                    continue;
-                };
-                let seeker = Seeker {
-                    id: conn_id.to_owned(),
-                    name: mine.name.clone(),
-                    avoid: mine.avoid.clone(),
-                    avoid_until: mine.avoid_until,
-                    prior: Prior::Waiting {
-                        group: g.clone(),
-                        ticket: ticket.clone(),
-                    },
-                };
-                (seeker, true)
-            }
-            other => {
-                let prior = match other {
-                    ConnState::Waiting { group, ticket } => Prior::Waiting {
-                        group: group.clone(),
-                        ticket: ticket.clone(),
-                    },
-                    _ => Prior::Idle,
-                };
-                let seeker = Seeker {
-                    id: conn_id.to_owned(),
-                    name: name.to_owned(),
-                    avoid: me.last_partner.clone(),
-                    avoid_until: me.avoid_until,
-                    prior,
-                };
-                (seeker, false)
-            }
-        };
-
-        let choices = candidates(&lobby.entries, &seeker, now);
-        let chosen = choices.choose(&mut rand::rng()).map(|e| (*e).clone());
-        let result = match chosen {
-            Some(waiter) => match pair(app, &code, &seeker, &waiter).await {
-                Ok(Told::Both) => return Ok(()),
-                Ok(Told::WaiterGone) => Ok(()),
-                Err(err) => {
-                    if err.item_failed(1) && !err.item_failed(0) {
-                        remove_stale_entry(app, &code, &waiter).await?;
-                    }
-                    Err(err)
-                }
-            },
-            None if in_this_lobby => return Ok(()),
-            None => {
-                if !told_waiting {
-                    // Told before the entry exists, so no `join_room` can overtake it.
-                    let count = lobby
-                        .entries
-                        .iter()
-                        .filter(|e| e.connection_id != conn_id)
-                        .count()
-                        + 1;
-                    let waiting = ServerEvent::Waiting {
-                        group: GroupInfo {
-                            name: group.name.clone(),
-                            description: group.description.clone(),
-                            rules: group.rules.clone(),
-                        },
-                        waiting: u32::try_from(count).unwrap_or(u32::MAX),
-                    };
-                    if send(app, conn_id, &waiting).await == Err(GatewayError::Gone) {
-                        return Ok(());
-                    }
-                    told_waiting = true;
-                }
-                enqueue(app, &code, &seeker, &me)
-                    .await
-                    .map(|record| just_enqueued = Some(record))
-            }
-        };
-        match result {
-            Ok(()) => {}
-            Err(err) if err.is_conflict() || err == StoreError::Throttled => {
-                conflicts += 1;
-                backoff(conflicts).await;
-            }
-            Err(err) => return Err(err.into()),
-        }
+    cid: &str,
+    mid: &str,
+    other_mid: &str,
+    known: Option<&Member>,
+    expires_at: i64,
+    conn: Option<&str>,
+) -> Update {
+    let now_s = app.now_secs();
+    let met = Member::met_entry(other_mid, now_s);
+    let mut values = vec![(":exp", n(expires_at)), (":other", s(other_mid))];
+    let mut set = "#expires_at = :exp".to_owned();
+    if let Some(c) = conn {
+        set.push_str(", #conn = :conn");
+        values.push((":conn", s(c)));
     }
-    tracing::warn!(
-        connection_id = conn_id,
-        "join gave up after repeated conflicts"
-    );
-    Err(ActionError::Busy)
+    let cond = match known {
+        None => "attribute_not_exists(#sk)".to_owned(),
+        Some(m) if m.met.len() >= MET_CAP => {
+            // Keep the newest meetings only; conditioned on the list as read.
+            let keep = m.met.len() + 1 - MET_CAP;
+            let list: Vec<String> = m.met[keep..]
+                .iter()
+                .map(|(mid, at)| Member::met_entry(mid, *at))
+                .chain(std::iter::once(met.clone()))
+                .collect();
+            set.push_str(", #met = :full");
+            values.push((":full", strings(list)));
+            values.push((":len", n(m.met.len() as i64)));
+            "attribute_exists(#sk) AND attribute_not_exists(#removed) AND NOT contains(#blocked, :other) AND size(#met) = :len".to_owned()
+        }
+        Some(_) => "attribute_exists(#sk) AND attribute_not_exists(#removed) AND NOT contains(#blocked, :other)".to_owned(),
+    };
+    if !set.contains("#met") {
+        set.push_str(", #met = list_append(if_not_exists(#met, :empty), :m)");
+        values.push((":empty", strings(Vec::<String>::new())));
+        values.push((":m", strings(vec![met])));
+    }
+    app.store.update_op(
+        Table::Groups,
+        keys::member(cid, mid),
+        &format!("SET {set}"),
+        Some(&cond),
+        values,
+    )
 }
 
-/// Puts the seeker in the lobby: its entry and its record change together.
-pub(super) async fn enqueue(
+/// Counts a chat started (and a new member) on a random counter shard.
+pub(crate) fn count_stats(app: &App, circle: &Circle, chats: i64, members: i64) -> Update {
+    let shard = rand::rng().random_range(0..keys::STATS_SHARDS);
+    app.store.update_op(
+        Table::Groups,
+        keys::stats(&circle.cid, shard),
+        "ADD #chats :c, #members :m SET #expires_at = :exp",
+        None,
+        vec![
+            (":c", n(chats)),
+            (":m", n(members)),
+            (":exp", n(circle.expires_at)),
+        ],
+    )
+}
+
+/// A fresh room between two people: ids, resume tokens, a prompt, the round.
+pub(crate) struct NewRoom {
+    pub room: String,
+    pub pids: [String; 2],
+    pub tokens: [String; 2],
+    pub prompt: String,
+    pub round: u32,
+    pub ends_at: i64,
+}
+
+impl NewRoom {
+    pub(crate) fn new(app: &App, circle: &Circle) -> Self {
+        let round = circle.live_round(app.now_ms());
+        Self {
+            room: random_id(20),
+            pids: [random_id(12), random_id(12)],
+            tokens: [token(22), token(22)],
+            prompt: crate::prompts::pick(&circle.prompts),
+            round: round.map_or(0, |r| r.number),
+            ends_at: round.map_or(0, |r| r.ends_at),
+        }
+    }
+
+    /// Side `i`'s record of the room (its partner is side `1 - i`).
+    pub(crate) fn side(
+        &self,
+        app: &App,
+        i: usize,
+        partner: &str,
+        partner_name: &str,
+        partner_mid: &str,
+    ) -> Room {
+        Room {
+            room: self.room.clone(),
+            pid: self.pids[i].clone(),
+            partner: partner.to_owned(),
+            partner_name: partner_name.to_owned(),
+            partner_pid: self.pids[1 - i].clone(),
+            partner_mid: partner_mid.to_owned(),
+            resume_hash: app.settings.hash_key.hash(domain::RESUME, &self.tokens[i]),
+            prompt: self.prompt.clone(),
+            round: self.round,
+            ends_at: self.ends_at,
+        }
+    }
+
+    /// The `join_room` event for side `i`.
+    pub(crate) fn event(&self, app: &App, i: usize, user: &str, partner_name: &str) -> ServerEvent {
+        ServerEvent::JoinRoom {
+            room: self.room.clone(),
+            user: user.to_owned(),
+            partner: Participant {
+                name: partner_name.to_owned(),
+                id: self.pids[1 - i].clone(),
+            },
+            prompt: self.prompt.clone(),
+            resume: self.tokens[i].clone(),
+            ends_at: (self.ends_at > 0).then(|| rfc3339_millis(self.ends_at)),
+            seconds_left: (self.ends_at > 0)
+                .then(|| (self.ends_at - app.now_ms()).max(0).div_euclid(1000)),
+            resumed: None,
+        }
+    }
+}
+
+/// Pairs the joiner with a waiter in one transaction, then tells both. Items:
+/// 0 the waiter's entry, 1 the waiter's record, 2 the joiner's record, 3 the
+/// waiter's member, 4 the joiner's member, 5 a counter, 6 the joiner's own entry.
+async fn claim(
     app: &App,
-    code: &AccessCode,
-    me: &Seeker,
-    record: &Connection,
-) -> Result<Connection, StoreError> {
+    circle: &Circle,
+    me: &Joiner,
+    prior: &Prior,
+    waiter: &LobbyEntry,
+) -> Result<Claimed, ClaimFail> {
+    let cut = app.now_ms() - App::ms(app.settings.presence_window);
+    let new_room = NewRoom::new(app, circle);
+    // Side 0 is the waiter, side 1 the joiner.
+    let their_side = new_room.side(app, 0, &me.conn, &me.name, &me.mid);
+    let my_side = new_room.side(app, 1, &waiter.conn, &waiter.name, &waiter.mid);
+    let waiter_identity = Identity {
+        cid: &circle.cid,
+        code: &me.code,
+        mid: &waiter.mid,
+        name: &waiter.name,
+        expires_at: waiter.expires_at,
+        circle_expires_at: circle.expires_at,
+    };
+    let (my_cond, my_values) = prior.condition();
+    let mut items = vec![
+        tx_delete(app.store.delete_op(
+            Table::Groups,
+            keys::entry(&circle.cid, waiter.shard, &waiter.ticket),
+            Some("attribute_exists(#sk) AND #seen >= :cut"),
+            vec![(":cut", n(cut))],
+        )),
+        tx_update(to_paired(
+            app,
+            &waiter.conn,
+            &waiter_identity,
+            &their_side,
+            "#state = :waiting AND #ticket = :wticket",
+            vec![
+                (":waiting", s(crate::model::WAITING)),
+                (":wticket", s(&waiter.ticket)),
+            ],
+        )),
+        tx_update(to_paired(
+            app,
+            &me.conn,
+            &me.identity(circle),
+            &my_side,
+            my_cond,
+            my_values,
+        )),
+        tx_update(member_met(
+            app,
+            &circle.cid,
+            &waiter.mid,
+            &me.mid,
+            Some(&Member::default()),
+            circle.expires_at,
+            None,
+        )),
+        tx_update(member_met(
+            app,
+            &circle.cid,
+            &me.mid,
+            &waiter.mid,
+            me.member.as_ref(),
+            circle.expires_at,
+            Some(&me.conn),
+        )),
+        tx_update(count_stats(app, circle, 1, i64::from(me.member.is_none()))),
+    ];
+    if let Prior::Waiting {
+        ticket,
+        entry: Some((cid, shard)),
+    } = prior
+    {
+        items.push(tx_delete(app.store.delete_op(
+            Table::Groups,
+            keys::entry(cid, *shard, ticket),
+            Some("attribute_exists(#sk)"),
+            vec![],
+        )));
+    }
+    if let Err(err) = app.store.transact(items).await {
+        return Err(if err.item_failed(2) || err.item_failed(6) {
+            ClaimFail::Me
+        } else if err.item_failed(0) || err.item_failed(1) || err.item_failed(3) {
+            if err.item_failed(1) && !err.item_failed(0) {
+                // An entry whose record is not waiting under it: a lost `$disconnect`.
+                remove_entry(app, circle, &EntryRef::from(waiter), None).await;
+            }
+            ClaimFail::Waiter
+        } else if err.item_failed(4) {
+            ClaimFail::MyMember
+        } else {
+            ClaimFail::Store(err)
+        });
+    }
+
+    // The waiter first: if it is gone, undo before the joiner hears anything.
+    let to_waiter = new_room.event(app, 0, &waiter.name, &me.name);
+    if send(app, &waiter.conn, &to_waiter).await == Err(GatewayError::Gone) {
+        tracing::info!(waiter = %waiter.conn, "paired waiter was gone; undoing");
+        let remove = crate::model::Room::ATTRS
+            .iter()
+            .map(|a| format!("#{a}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let undo = app.store.update_op(
+            Table::Connections,
+            keys::connection(&me.conn),
+            &format!("SET #state = :idle REMOVE {remove}"),
+            Some("#room = :r"),
+            vec![(":idle", s(IDLE)), (":r", s(&new_room.room))],
+        );
+        let gone = app.store.delete_op(
+            Table::Connections,
+            keys::connection(&waiter.conn),
+            None,
+            vec![],
+        );
+        let (undone, _) = tokio::join!(app.store.update(undo), app.store.delete(gone));
+        return match undone {
+            Ok(()) | Err(StoreError::ConditionFailed) => Ok(Claimed::WaiterGone),
+            Err(err) => Err(ClaimFail::Store(err)),
+        };
+    }
+    // If the joiner is gone, its own `$disconnect` tells the waiter.
+    let _ = send(
+        app,
+        &me.conn,
+        &new_room.event(app, 1, &me.name, &waiter.name),
+    )
+    .await;
+    Ok(Claimed::Told)
+}
+
+/// Puts the joiner in the lobby: its entry, its record and its member record
+/// change together. Returns its ticket.
+async fn enqueue(
+    app: &App,
+    circle: &Circle,
+    me: &Joiner,
+    prior: &Prior,
+    shard: u32,
+    count: u32,
+) -> Result<String, ClaimFail> {
     let ticket = random_id(16);
+    let now = app.now_ms();
     let entry = LobbyEntry {
-        connection_id: me.id.clone(),
+        conn: me.conn.clone(),
+        mid: me.mid.clone(),
         name: me.name.clone(),
         ticket: ticket.clone(),
+        shard,
         avoid: me.avoid.clone(),
         avoid_until: me.avoid_until,
-        since: app.now_ms(),
-        expires_at: record.expires_at,
+        seen: now,
+        since: now,
+        notice_after: now + App::ms(app.settings.notice_every),
+        told: i64::from(count),
+        expires_at: me.expires_at,
     };
-    let put = Put::builder()
-        .table_name(&app.store.tables.groups)
-        .set_item(Some(entry.to_item(code)))
-        .build()
-        .expect("table name and item are set");
-    let (cond, mut values) = me.prior.condition();
-    values.extend([
-        (":waiting", s(WAITING)),
-        (":grp", s(code.as_str())),
-        (":tk", s(&ticket)),
-        (":nm", s(&me.name)),
-    ]);
-    let update = conn_update(
-        app,
-        &me.id,
-        "SET #st = :waiting, #grp = :grp, #tk = :tk, #nm = :nm",
-        cond,
-        values,
-    );
+    let (member_set, member_cond, mut member_values) = match &me.member {
+        None => (
+            "SET #conn = :conn, #expires_at = :exp, #met = :empty",
+            "attribute_not_exists(#sk)",
+            vec![(":empty", strings(Vec::<String>::new()))],
+        ),
+        Some(_) => (
+            "SET #conn = :conn, #expires_at = :exp",
+            "attribute_exists(#sk) AND attribute_not_exists(#removed)",
+            vec![],
+        ),
+    };
+    member_values.extend([(":conn", s(&me.conn)), (":exp", n(circle.expires_at))]);
     let mut items = vec![
-        TransactWriteItem::builder().put(put).build(),
-        tx_update(update),
-    ];
-    if let Prior::Waiting { group, ticket } = &me.prior {
-        items.push(entry_delete(app, group, &me.id, ticket));
-    }
-    transact(app, items).await?;
-    Ok(Connection {
-        name: Some(me.name.clone()),
-        state: ConnState::Waiting {
-            group: code.as_str().to_owned(),
-            ticket,
-        },
-        ..record.clone()
-    })
-}
-
-/// Pairs the seeker with a waiter in one transaction, then tells both. Item 0 is
-/// the waiter's entry, item 1 the waiter's record, item 2 the seeker's.
-pub(super) async fn pair(
-    app: &App,
-    code: &AccessCode,
-    me: &Seeker,
-    waiter: &LobbyEntry,
-) -> Result<Told, StoreError> {
-    let room = random_id(20);
-    let (my_pid, their_pid) = (random_id(12), random_id(12));
-    let their_side = Room {
-        group: code.as_str().to_owned(),
-        room: room.clone(),
-        pid: their_pid.clone(),
-        partner: me.id.clone(),
-        partner_name: me.name.clone(),
-        partner_pid: my_pid.clone(),
-    };
-    let my_side = Room {
-        group: code.as_str().to_owned(),
-        room: room.clone(),
-        pid: my_pid.clone(),
-        partner: waiter.connection_id.clone(),
-        partner_name: waiter.name.clone(),
-        partner_pid: their_pid.clone(),
-    };
-    let mut waiter_values = paired_values(&their_side, &waiter.name);
-    waiter_values.extend([(":waiting", s(WAITING)), (":wtk", s(&waiter.ticket))]);
-    let waiter_update = conn_update(
-        app,
-        &waiter.connection_id,
-        SET_PAIRED,
-        "#st = :waiting AND #tk = :wtk",
-        waiter_values,
-    );
-    let (cond, prior_values) = me.prior.condition();
-    let mut my_values = paired_values(&my_side, &me.name);
-    my_values.extend(prior_values);
-    let my_update = conn_update(app, &me.id, SET_PAIRED, cond, my_values);
-    let mut items = vec![
-        entry_delete(app, code.as_str(), &waiter.connection_id, &waiter.ticket),
-        tx_update(waiter_update),
-        tx_update(my_update),
-    ];
-    if let Prior::Waiting { group, ticket } = &me.prior {
-        items.push(entry_delete(app, group, &me.id, ticket));
-    }
-    transact(app, items).await?;
-
-    // The waiter first: if it is gone, undo before the seeker hears anything.
-    let to_waiter = ServerEvent::JoinRoom {
-        room: room.clone(),
-        user: waiter.name.clone(),
-        partner: Participant {
-            name: me.name.clone(),
-            id: my_pid,
-        },
-    };
-    if send(app, &waiter.connection_id, &to_waiter).await == Err(GatewayError::Gone) {
-        tracing::info!(waiter = %waiter.connection_id, "paired waiter was gone; undoing");
-        let undo = conn_update(
+        tx_put(app.store.put_op(
+            Table::Groups,
+            entry.to_item(&circle.cid),
+            Some("attribute_not_exists(#sk)"),
+            vec![],
+        )),
+        tx_update(to_waiting(
             app,
-            &me.id,
-            "SET #st = :idle REMOVE #grp, #rm, #pid, #pt, #pn, #pp",
-            "#rm = :room",
-            vec![(":idle", s(IDLE)), (":room", s(&room))],
-        );
-        let (undone, _) = tokio::join!(
-            update_one(app, undo),
-            delete_connection(app, &waiter.connection_id, Only::Any)
-        );
-        return match undone {
-            Ok(()) | Err(StoreError::ConditionFailed) => Ok(Told::WaiterGone),
-            Err(err) => Err(err),
-        };
+            &me.conn,
+            &me.identity(circle),
+            &ticket,
+            shard,
+            prior,
+        )),
+        tx_update(app.store.update_op(
+            Table::Groups,
+            keys::member(&circle.cid, &me.mid),
+            member_set,
+            Some(member_cond),
+            member_values,
+        )),
+    ];
+    let mut old_entry_at = None;
+    if let Prior::Waiting {
+        ticket: old,
+        entry: Some((cid, old_shard)),
+    } = prior
+    {
+        old_entry_at = Some(items.len());
+        items.push(tx_delete(app.store.delete_op(
+            Table::Groups,
+            keys::entry(cid, *old_shard, old),
+            Some("attribute_exists(#sk)"),
+            vec![],
+        )));
     }
-    let to_me = ServerEvent::JoinRoom {
-        room,
-        user: me.name.clone(),
-        partner: Participant {
-            name: waiter.name.clone(),
-            id: their_pid,
-        },
-    };
-    // If the seeker is gone, its own `$disconnect` tells the waiter.
-    let _ = send(app, &me.id, &to_me).await;
-    Ok(Told::Both)
+    if me.member.is_none() {
+        items.push(tx_update(count_stats(app, circle, 0, 1)));
+    }
+    match app.store.transact(items).await {
+        Ok(()) => Ok(ticket),
+        Err(err) if err.item_failed(1) || old_entry_at.is_some_and(|i| err.item_failed(i)) => {
+            Err(ClaimFail::Me)
+        }
+        Err(err) if err.item_failed(2) => Err(ClaimFail::MyMember),
+        Err(err) => Err(ClaimFail::Store(err)),
+    }
 }
 
-/// A lobby entry whose connection is no longer waiting under its ticket (its
-/// `$disconnect` was lost, or its record expired) is removed so it can't block.
-pub(super) async fn remove_stale_entry(
-    app: &App,
-    code: &AccessCode,
-    waiter: &LobbyEntry,
-) -> Result<(), StoreError> {
-    let still_waiting = matches!(
-        get_connection(app, &waiter.connection_id, true).await?,
-        Some(Connection { state: ConnState::Waiting { ref ticket, .. }, .. }) if *ticket == waiter.ticket
-    );
-    if still_waiting {
-        return Ok(());
-    }
-    let result = app
-        .store
-        .client
-        .delete_item()
-        .table_name(&app.store.tables.groups)
-        .set_key(Some(entry_key(code.as_str(), &waiter.connection_id)))
-        .condition_expression("#tk = :t")
-        .expression_attribute_names("#tk", "ticket")
-        .expression_attribute_values(":t", s(&waiter.ticket))
-        .return_consumed_capacity(ReturnConsumedCapacity::Total)
-        .send()
-        .await;
-    match app.store.settle(
-        DdbOp::DeleteItem,
-        result,
-        DeleteItemOutput::consumed_capacity,
-    ) {
-        Ok(_) => {
-            tracing::info!(waiter = %waiter.connection_id, "removed a stale lobby entry");
-            Ok(())
+/// A lobby entry by its parts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EntryRef<'a> {
+    pub conn: &'a str,
+    pub shard: u32,
+    pub ticket: &'a str,
+}
+
+impl<'a> From<&'a LobbyEntry> for EntryRef<'a> {
+    fn from(e: &'a LobbyEntry) -> Self {
+        Self {
+            conn: &e.conn,
+            shard: e.shard,
+            ticket: &e.ticket,
         }
-        // Claimed or removed meanwhile.
-        Err(StoreError::ConditionFailed) => Ok(()),
-        Err(err) => Err(err),
+    }
+}
+
+/// Removes a lobby entry nobody should be paired with (not heard from within
+/// the presence window, or whose record is no longer waiting under it), and
+/// sets its record idle if it still waits under it: if that client is in fact
+/// alive, its next keep-alive puts it back.
+pub(crate) async fn remove_entry(app: &App, circle: &Circle, e: &EntryRef<'_>, seen: Option<i64>) {
+    let (cond, values) = match seen {
+        Some(seen) => ("#seen = :seen", vec![(":seen", n(seen))]),
+        None => ("attribute_exists(#sk)", vec![]),
+    };
+    let items = vec![
+        tx_delete(app.store.delete_op(
+            Table::Groups,
+            keys::entry(&circle.cid, e.shard, e.ticket),
+            Some(cond),
+            values,
+        )),
+        tx_update(app.store.update_op(
+            Table::Connections,
+            keys::connection(e.conn),
+            "SET #state = :idle REMOVE #ticket, #shard",
+            Some("#state = :waiting AND #ticket = :t"),
+            vec![
+                (":idle", s(IDLE)),
+                (":waiting", s(crate::model::WAITING)),
+                (":t", s(e.ticket)),
+            ],
+        )),
+    ];
+    if let Err(err) = app.store.transact(items).await {
+        if err.item_failed(1) && !err.item_failed(0) {
+            // The record is gone or moved on: the entry alone goes.
+            let op = app.store.delete_op(
+                Table::Groups,
+                keys::entry(&circle.cid, e.shard, e.ticket),
+                None,
+                vec![],
+            );
+            let _ = app.store.delete(op).await;
+        }
+    } else {
+        tracing::info!(waiter = %e.conn, "removed a lobby entry nobody may be paired with");
+    }
+}
+
+async fn remove_stale(app: &App, circle: &Circle, found: &Found) {
+    futures_util::future::join_all(
+        found.stale.iter().map(|e| async move {
+            remove_entry(app, circle, &EntryRef::from(e), Some(e.seen)).await
+        }),
+    )
+    .await;
+}
+
+/// Tells up to three long waiters the lobby count changed (each at most once
+/// every `notice_every`), so the cost per join stays constant however big the
+/// lobby is. Waiters a join doesn't reach hear it on their next keep-alive.
+async fn notify_waiters(
+    app: &App,
+    circle: &Circle,
+    found: &Found,
+    claimed: Option<&str>,
+    joined: bool,
+) {
+    let now = app.now_ms();
+    let count = i64::try_from(found.others.len()).unwrap_or(i64::MAX) + i64::from(joined)
+        - i64::from(claimed.is_some());
+    let every = App::ms(app.settings.notice_every);
+    let due: Vec<&LobbyEntry> = found
+        .others
+        .iter()
+        .filter(|e| Some(e.ticket.as_str()) != claimed)
+        .filter(|e| e.notice_after <= now && e.since + every <= now && e.told != count)
+        .take(3)
+        .collect();
+    futures_util::future::join_all(due.into_iter().map(|e| notice(app, circle, e, count))).await;
+}
+
+/// Tells a keep-alive waiter the count if it changed and a notice is due.
+async fn notify_self(app: &App, circle: &Circle, mine: &LobbyEntry, found: &Found) {
+    let count = i64::from(found.count(true));
+    if mine.notice_after <= app.now_ms() && mine.told != count {
+        notice(app, circle, mine, count).await;
+    }
+}
+
+async fn notice(app: &App, circle: &Circle, e: &LobbyEntry, count: i64) {
+    let now = app.now_ms();
+    let op = app.store.update_op(
+        Table::Groups,
+        keys::entry(&circle.cid, e.shard, &e.ticket),
+        "SET #nt = :nt, #told = :told",
+        Some("attribute_exists(#sk) AND #nt <= :now"),
+        vec![
+            (":nt", n(now + App::ms(app.settings.notice_every))),
+            (":told", n(count)),
+            (":now", n(now)),
+        ],
+    );
+    if app.store.update(op).await.is_ok() {
+        let event = waiting_event(app, circle, u32::try_from(count.max(1)).unwrap_or(u32::MAX));
+        let _ = send(app, &e.conn, &event).await;
     }
 }

@@ -1,122 +1,329 @@
-//! `leave_room` (with "next") and `$disconnect`: ending a room for both members
-//! at once and telling the partner.
+//! `leave_room`, `block` and `report` (with "next"), and `$disconnect`: ending a
+//! room for both members at once and telling the partner, or, when a socket
+//! drops mid-chat, holding the room for the resume grace period.
 
-use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 
-use super::join::join;
+use super::join::{requeue, throttle};
 use super::ops::*;
 use crate::app::App;
 use crate::error::ActionError;
-use crate::model::{ConnState, WAITING};
-use crate::protocol::{LeftReason, ServerEvent};
-use crate::store::StoreError;
-use crate::store::attr::s;
+use crate::keys;
+use crate::model::{AWAY, ConnState, Connection, PAIRED, Room, random_id};
+use crate::protocol::{ExcerptItem, LeftReason, ServerEvent};
+use crate::ratelimit::Kind;
+use crate::store::attr::{n, s, ss};
+use crate::store::{StoreError, Table, tx_delete, tx_put, tx_update};
+use crate::timers::{self, Timer};
 
-/// `leave_room`: both leave the room together; the partner is told. With
-/// `requeue`, the leaver goes back to the lobby for someone new.
-pub async fn leave(app: &App, conn_id: &str, room: &str, requeue: bool) -> Result<(), ActionError> {
-    let me = get_connection(app, conn_id, true)
-        .await?
-        .ok_or(ActionError::UnknownConnection)?;
-    let Some(r) = me.room().filter(|r| r.room == room).cloned() else {
-        return Err(ActionError::NotInRoom);
+/// How a member ends a room.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ending {
+    Leave,
+    /// Never paired again; the partner only sees `partner_left` (`left`).
+    Block,
+    /// A block, plus a report for the organiser.
+    Report {
+        reason: String,
+        excerpt: Vec<ExcerptItem>,
+    },
+}
+
+/// The writes a block or report adds: each member's `blocked` names the other,
+/// and a report item for the organiser (expiring with the circle).
+fn moderation(
+    app: &App,
+    me: &Connection,
+    partner_mid: &str,
+    partner_name: &str,
+    ending: &Ending,
+) -> Vec<TransactWriteItem> {
+    let (Some(cid), Some(mid)) = (&me.cid, &me.mid) else {
+        return Vec::new();
     };
-    let until = avoid_until(app);
-    let mine = leave_room_update(app, conn_id, &r.room, &r.partner, until);
-    let theirs = partner_out_update(app, conn_id, &r, until);
-    match transact(app, vec![tx_update(mine.clone()), tx_update(theirs)]).await {
-        Ok(()) => {
-            let left = ServerEvent::PartnerLeft {
-                room: r.room.clone(),
-                reason: LeftReason::Left,
-            };
-            let _ = send(app, &r.partner, &left).await;
-        }
-        // We were already taken out (the partner left or vanished first).
-        Err(err) if err.item_failed(0) => {}
-        // The partner's record no longer names us: leave alone.
-        Err(err) if err.is_conflict() => match update_one(app, mine).await {
-            Ok(()) | Err(StoreError::ConditionFailed) => {}
-            Err(err) => return Err(err.into()),
-        },
-        Err(err) => return Err(err.into()),
+    if *ending == Ending::Leave || partner_mid.is_empty() {
+        return Vec::new();
     }
-    if requeue {
-        let name = me.name.as_deref().unwrap_or(crate::protocol::ANONYMOUS);
-        join(app, conn_id, &r.group, name).await?;
+    let exp = me.circle_expires_at.max(me.expires_at);
+    let block = |who: &str, other: &str| {
+        tx_update(app.store.update_op(
+            Table::Groups,
+            keys::member(cid, who),
+            "ADD #blocked :o SET #expires_at = if_not_exists(#expires_at, :exp)",
+            None,
+            vec![(":o", ss([other.to_owned()])), (":exp", n(exp))],
+        ))
+    };
+    let mut items = vec![block(mid, partner_mid), block(partner_mid, mid)];
+    if let Ending::Report { reason, excerpt } = ending {
+        let now = app.now_ms();
+        let mut item = keys::report(cid, now, &random_id(6));
+        item.extend([
+            ("at".into(), n(now)),
+            ("reason".into(), s(reason)),
+            (
+                "excerpt".into(),
+                s(serde_json::to_string(excerpt).expect("excerpt items serialize")),
+            ),
+            (
+                "reporter_name".into(),
+                s(me.name.as_deref().unwrap_or(crate::protocol::ANONYMOUS)),
+            ),
+            ("reporter_mid".into(), s(mid)),
+            ("reported_name".into(), s(partner_name)),
+            ("reported_mid".into(), s(partner_mid)),
+            ("expires_at".into(), n(exp)),
+        ]);
+        items.push(tx_put(app.store.put_op(Table::Groups, item, None, vec![])));
+    }
+    items
+}
+
+/// The writes that end `room` for both: us to idle; the partner to idle while it
+/// still names us, or, when its seat is held, its record and seat removed.
+pub(crate) fn end_both(
+    app: &App,
+    me: &Connection,
+    r: &Room,
+    partner_away: bool,
+) -> Vec<TransactWriteItem> {
+    let until = avoid_until(app);
+    let mine = last_room(app, &r.room, &r.partner_mid, &r.partner_name);
+    let mut items = vec![tx_update(to_idle_after(
+        app,
+        &me.connection_id,
+        &r.room,
+        &mine,
+        until,
+        None,
+    ))];
+    if partner_away {
+        items.push(tx_delete(app.store.delete_op(
+            Table::Connections,
+            keys::connection(&r.partner),
+            Some(AWAY_IN_ROOM),
+            away_values(&r.room),
+        )));
+        items.push(tx_delete(app.store.delete_op(
+            Table::Groups,
+            keys::away(&r.room, &r.partner_pid),
+            None,
+            vec![],
+        )));
+    } else {
+        let theirs = last_room(
+            app,
+            &r.room,
+            me.mid.as_deref().unwrap_or_default(),
+            me.name.as_deref().unwrap_or(crate::protocol::ANONYMOUS),
+        );
+        items.push(tx_update(to_idle_after(
+            app,
+            &r.partner,
+            &r.room,
+            &theirs,
+            until,
+            Some(("#partner = :me", vec![(":me", s(&me.connection_id))])),
+        )));
+    }
+    items
+}
+
+/// `leave_room`, `block` and `report`: both leave the room together; the partner
+/// is told it was left. `block` and `report` also work on the last room for a
+/// while after it ended. With `requeue`, back to the lobby for someone new.
+pub async fn end_room(
+    app: &App,
+    conn_id: &str,
+    room: &str,
+    ending: Ending,
+    requeue_after: bool,
+) -> Result<(), ActionError> {
+    match &ending {
+        Ending::Leave => {}
+        Ending::Block => throttle(app, conn_id, Kind::Block).await?,
+        Ending::Report { .. } => throttle(app, conn_id, Kind::Report).await?,
+    }
+    let mut conflicts = 0u32;
+    let me = loop {
+        let me = get_connection(app, conn_id, true)
+            .await?
+            .ok_or(ActionError::UnknownConnection)?;
+        if ending != Ending::Leave && me.throttled_until > app.now_ms() {
+            return Err(ActionError::RateLimited);
+        }
+        let result = match &me.state {
+            ConnState::Paired {
+                room: r,
+                partner_away_until,
+            } if r.room == room => {
+                let partner_away = *partner_away_until > 0;
+                let mut items = end_both(app, &me, r, partner_away);
+                let both = items.len();
+                items.extend(moderation(
+                    app,
+                    &me,
+                    &r.partner_mid,
+                    &r.partner_name,
+                    &ending,
+                ));
+                match app.store.transact(items).await {
+                    Ok(()) => {
+                        if !partner_away {
+                            let left = ServerEvent::PartnerLeft {
+                                room: r.room.clone(),
+                                reason: LeftReason::Left,
+                            };
+                            let _ = send(app, &r.partner, &left).await;
+                        }
+                        Ok(())
+                    }
+                    Err(err) if err.item_failed(0) => Err(StoreError::ConditionFailed),
+                    // The partner no longer names us: leave alone.
+                    Err(err) if err.is_conflict() && (1..both).any(|i| err.item_failed(i)) => {
+                        let mut items = end_both(app, &me, r, partner_away);
+                        items.truncate(1);
+                        items.extend(moderation(
+                            app,
+                            &me,
+                            &r.partner_mid,
+                            &r.partner_name,
+                            &ending,
+                        ));
+                        app.store.transact(items).await
+                    }
+                    Err(err) => Err(err),
+                }
+            }
+            _ => match (&ending, &me.last_room) {
+                (Ending::Block | Ending::Report { .. }, Some(last))
+                    if last.room == room && last.until > app.now_ms() =>
+                {
+                    let items =
+                        moderation(app, &me, &last.partner_mid, &last.partner_name, &ending);
+                    if items.is_empty() {
+                        Ok(())
+                    } else {
+                        app.store.transact(items).await
+                    }
+                }
+                _ => return Err(ActionError::NotInRoom),
+            },
+        };
+        match result {
+            Ok(()) => break me,
+            Err(err) if err.is_retryable() && conflicts < app.settings.max_attempts => {
+                conflicts += 1;
+                backoff(conflicts).await;
+            }
+            Err(err) => return Err(err.into()),
+        }
+    };
+    let told = match ending {
+        Ending::Leave => None,
+        Ending::Block => Some(ServerEvent::Blocked {
+            room: room.to_owned(),
+        }),
+        Ending::Report { .. } => Some(ServerEvent::Reported {
+            room: room.to_owned(),
+        }),
+    };
+    if let Some(event) = told {
+        let _ = send(app, conn_id, &event).await;
+    }
+    if requeue_after {
+        let now = get_connection(app, conn_id, true).await?.unwrap_or(me);
+        requeue(app, &now).await?;
     }
     Ok(())
 }
 
-/// `$disconnect`: the record goes; a partner is told, a lobby entry removed.
+/// `$disconnect`: the record goes, a lobby entry with it. A member in a room
+/// keeps its seat for the resume grace: its partner hears `partner_away`, and
+/// a timer ends the room if nobody resumes.
 pub async fn disconnect(app: &App, conn_id: &str) -> Result<(), ActionError> {
+    app.limiter.forget(conn_id);
     let mut conflicts = 0;
     while conflicts <= app.settings.max_attempts {
         let Some(me) = get_connection(app, conn_id, true).await? else {
             return Ok(());
         };
+        let delete_me = |cond: &str, values| {
+            app.store.delete_op(
+                Table::Connections,
+                keys::connection(conn_id),
+                Some(cond),
+                values,
+            )
+        };
         let result = match &me.state {
-            ConnState::Idle => delete_connection(app, conn_id, Only::Idle).await,
-            ConnState::Waiting { group, ticket } => {
-                let del = Delete::builder()
-                    .table_name(&app.store.tables.connections)
-                    .set_key(Some(conn_key(conn_id)))
-                    .condition_expression("#st = :w AND #tk = :t")
-                    .set_expression_attribute_names(names_for(&["#st #tk"]))
-                    .expression_attribute_values(":w", s(WAITING))
-                    .expression_attribute_values(":t", s(ticket))
-                    .build()
-                    .expect("table name and key are set");
-                transact(
-                    app,
-                    vec![
-                        TransactWriteItem::builder().delete(del).build(),
-                        entry_delete(app, group, conn_id, ticket),
-                    ],
-                )
-                .await
+            ConnState::Idle => {
+                app.store
+                    .delete(delete_me(
+                        "#state = :idle",
+                        vec![(":idle", s(crate::model::IDLE))],
+                    ))
+                    .await
             }
-            ConnState::Paired(r) => {
-                let del = Delete::builder()
-                    .table_name(&app.store.tables.connections)
-                    .set_key(Some(conn_key(conn_id)))
-                    .condition_expression("#rm = :room")
-                    .expression_attribute_names("#rm", "room")
-                    .expression_attribute_values(":room", s(&r.room))
-                    .build()
-                    .expect("table name and key are set");
-                let theirs = partner_out_update(app, conn_id, r, avoid_until(app));
-                match transact(
-                    app,
-                    vec![
-                        TransactWriteItem::builder().delete(del).build(),
-                        tx_update(theirs),
-                    ],
-                )
-                .await
-                {
-                    Ok(()) => {
-                        let left = ServerEvent::PartnerLeft {
-                            room: r.room.clone(),
-                            reason: LeftReason::Disconnected,
-                        };
-                        let _ = send(app, &r.partner, &left).await;
-                        Ok(())
+            ConnState::Away { .. } => return Ok(()),
+            ConnState::Waiting { ticket, shard } => {
+                let cond = "#state = :w AND #ticket = :t";
+                let values = || vec![(":w", s(crate::model::WAITING)), (":t", s(ticket))];
+                let mut items = vec![tx_delete(delete_me(cond, values()))];
+                if let Some(cid) = &me.cid {
+                    items.push(tx_delete(app.store.delete_op(
+                        Table::Groups,
+                        keys::entry(cid, *shard, ticket),
+                        Some("attribute_exists(#sk)"),
+                        vec![],
+                    )));
+                }
+                match app.store.transact(items).await {
+                    // The entry was already removed (as stale): the record alone goes.
+                    Err(err) if err.item_failed(1) && !err.item_failed(0) => {
+                        app.store.delete(delete_me(cond, values())).await
                     }
-                    // The partner no longer names us; just go.
-                    Err(err) if err.is_conflict() && !err.item_failed(0) => {
-                        match delete_connection(app, conn_id, Only::InRoom(&r.room)).await {
-                            Err(StoreError::ConditionFailed) => Err(StoreError::ConditionFailed),
-                            other => other,
+                    other => other,
+                }
+            }
+            ConnState::Paired {
+                room: r,
+                partner_away_until,
+            } => {
+                let in_room = || vec![(":r", s(&r.room))];
+                if *partner_away_until > 0 {
+                    // Both sockets are gone: the room ends with nobody to tell.
+                    let items = vec![
+                        tx_delete(delete_me("#room = :r", in_room())),
+                        tx_delete(app.store.delete_op(
+                            Table::Connections,
+                            keys::connection(&r.partner),
+                            Some(AWAY_IN_ROOM),
+                            away_values(&r.room),
+                        )),
+                        tx_delete(app.store.delete_op(
+                            Table::Groups,
+                            keys::away(&r.room, &r.partner_pid),
+                            None,
+                            vec![],
+                        )),
+                    ];
+                    match app.store.transact(items).await {
+                        Err(err) if !err.item_failed(0) && err.is_conflict() => {
+                            app.store.delete(delete_me("#room = :r", in_room())).await
                         }
+                        other => other,
                     }
-                    Err(err) => Err(err),
+                } else if app.settings.resume_grace.is_zero() {
+                    end_for_good(app, &me, r).await
+                } else {
+                    hold(app, &me, r).await
                 }
             }
         };
         match result {
             Ok(()) => return Ok(()),
-            Err(err) if err.is_conflict() || err == StoreError::Throttled => {
+            Err(err) if err.is_retryable() => {
                 conflicts += 1;
                 backoff(conflicts).await;
             }
@@ -124,4 +331,134 @@ pub async fn disconnect(app: &App, conn_id: &str) -> Result<(), ActionError> {
         }
     }
     Err(ActionError::Busy)
+}
+
+/// Ends a room because one side is gone for good; the partner is told.
+async fn end_for_good(app: &App, me: &Connection, r: &Room) -> Result<(), StoreError> {
+    let theirs = last_room(
+        app,
+        &r.room,
+        me.mid.as_deref().unwrap_or_default(),
+        me.name.as_deref().unwrap_or(crate::protocol::ANONYMOUS),
+    );
+    let items = vec![
+        tx_delete(app.store.delete_op(
+            Table::Connections,
+            keys::connection(&me.connection_id),
+            Some("#room = :r"),
+            vec![(":r", s(&r.room))],
+        )),
+        tx_update(to_idle_after(
+            app,
+            &r.partner,
+            &r.room,
+            &theirs,
+            avoid_until(app),
+            Some(("#partner = :me", vec![(":me", s(&me.connection_id))])),
+        )),
+    ];
+    match app.store.transact(items).await {
+        Ok(()) => {
+            let left = ServerEvent::PartnerLeft {
+                room: r.room.clone(),
+                reason: LeftReason::Disconnected,
+            };
+            let _ = send(app, &r.partner, &left).await;
+            Ok(())
+        }
+        // The partner no longer names us; just go.
+        Err(err) if err.is_conflict() && !err.item_failed(0) => {
+            let op = app.store.delete_op(
+                Table::Connections,
+                keys::connection(&me.connection_id),
+                Some("#room = :r"),
+                vec![(":r", s(&r.room))],
+            );
+            app.store.delete(op).await
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Holds the seat: our record turns `away`, the partner's notes it, and a seat
+/// item (found by room, never by connection id) keeps what a resume restores.
+async fn hold(app: &App, me: &Connection, r: &Room) -> Result<(), StoreError> {
+    let until = app.now_ms() + App::ms(app.settings.resume_grace);
+    let mut away = me.clone();
+    away.state = ConnState::Away {
+        room: r.clone(),
+        until,
+    };
+    let mut seat = keys::away(&r.room, &r.pid);
+    seat.extend([
+        ("conn".into(), s(&me.connection_id)),
+        ("rh".into(), s(&r.resume_hash)),
+        ("away_until".into(), n(until)),
+        (
+            "rec".into(),
+            aws_sdk_dynamodb::types::AttributeValue::M(away.to_item()),
+        ),
+        // A minute past the grace: the timer deletes it first.
+        ("expires_at".into(), n(until.div_euclid(1000) + 60)),
+    ]);
+    let items = vec![
+        tx_update(app.store.update_op(
+            Table::Connections,
+            keys::connection(&me.connection_id),
+            "SET #state = :away, #away_until = :until",
+            Some("#state = :paired AND #room = :r"),
+            vec![
+                (":away", s(AWAY)),
+                (":until", n(until)),
+                (":paired", s(PAIRED)),
+                (":r", s(&r.room)),
+            ],
+        )),
+        tx_update(app.store.update_op(
+            Table::Connections,
+            keys::connection(&r.partner),
+            "SET #paway = :until",
+            Some("#room = :r AND #partner = :me AND #state = :paired"),
+            vec![
+                (":until", n(until)),
+                (":r", s(&r.room)),
+                (":me", s(&me.connection_id)),
+                (":paired", s(PAIRED)),
+            ],
+        )),
+        tx_put(app.store.put_op(Table::Groups, seat, None, vec![])),
+    ];
+    match app.store.transact(items).await {
+        Ok(()) => {}
+        // The partner is gone or moved on: nothing to hold.
+        Err(err) if err.item_failed(1) && !err.item_failed(0) => {
+            let op = app.store.delete_op(
+                Table::Connections,
+                keys::connection(&me.connection_id),
+                Some("#room = :r"),
+                vec![(":r", s(&r.room))],
+            );
+            return match app.store.delete(op).await {
+                Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
+                Err(err) => Err(err),
+            };
+        }
+        Err(err) => return Err(err),
+    }
+    timers::schedule(
+        app,
+        Timer::ResumeExpiry {
+            room: r.room.clone(),
+            pid: r.pid.clone(),
+            conn: me.connection_id.clone(),
+            due_ms: until,
+        },
+    )
+    .await;
+    let away = ServerEvent::PartnerAway {
+        room: r.room.clone(),
+        grace_s: app.settings.resume_grace.as_secs(),
+    };
+    let _ = send(app, &r.partner, &away).await;
+    Ok(())
 }

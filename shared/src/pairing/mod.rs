@@ -1,30 +1,43 @@
 //! Race-free pairing on DynamoDB conditional writes: connect, join (lobby and
-//! pairing), message relay, leave (with "next"), and disconnect.
+//! pairing), message relay, leave/block/report (with "next"), disconnect with a
+//! held seat, and resume.
 //!
-//! Every state change is one `TransactWriteItems` whose conditions name exactly the
-//! state that was read, so concurrent Lambdas can only commit consistent changes:
+//! Every state change is one `TransactWriteItems` whose conditions name exactly
+//! the state that was read, so concurrent Lambdas can only commit consistent
+//! changes:
 //!
-//! - a pairing deletes the waiter's lobby entry (condition: its `ticket`), moves
-//!   the waiter's connection from `waiting` to `paired` (condition: `waiting` with
-//!   that ticket) and the joiner's likewise (condition: the state read). Both
-//!   records name each other and the room, or nothing changes (invariants 1, 2).
+//! - a pairing deletes the waiter's lobby entry (condition: it exists and was
+//!   heard from within the presence window), moves the waiter's record from
+//!   `waiting` to `paired` (condition: that ticket) and the joiner's likewise
+//!   (condition: the state read), and writes the meeting into both member
+//!   records (condition: neither removed nor blocking the other). Both records
+//!   name each other and the room, or nothing changes (invariants 1, 2; a
+//!   blocked pair can never commit).
 //! - a joiner who finds no compatible waiter enqueues itself, then re-reads the
-//!   lobby with a strongly consistent Query and claims any compatible waiter it
-//!   now sees. Of two people enqueuing at once, the later one's re-read sees the
-//!   earlier one, so two compatible people are never both left waiting (3).
-//! - the choice among compatible waiters is uniformly random (4); people who just
-//!   ended a room avoid each other for `repeat_guard` (5), after which any join
-//!   (a waiter's repeated `join_group` too) pairs them.
+//!   lobby (strongly consistent) and claims any compatible waiter it now sees.
+//!   Of two people enqueuing at once, the later one's re-read sees the earlier
+//!   one, so two compatible people are never both left waiting (3).
+//! - never-met waiters come first, at random; else the one met longest ago (4, 5).
 //! - a waiter whose connection is gone (410) is deleted and the joiner's record
 //!   put back before anyone is told, and the join goes on (6).
 //! - expired records are ignored on every read (7, 8).
 
 mod join;
 mod leave;
+mod lobby;
 mod ops;
 mod relay;
+mod resume;
 
-pub use join::{connect, join};
-pub use leave::{disconnect, leave};
-pub use ops::{Lobby, compatible, get_connection, read_lobby, send_error};
+pub(crate) use join::seek_for_round;
+pub(crate) use join::{
+    EntryRef, Joiner, NewRoom, count_stats, member_met, remove_entry, round_info,
+};
+pub use join::{JoinRequest, MET_CAP, connect, join};
+pub(crate) use leave::end_both;
+pub use leave::{Ending, disconnect, end_room};
+pub use lobby::{Seeker, compatible};
+pub(crate) use ops::{Identity, Prior, send, to_paired};
+pub use ops::{get_connection, send_error};
 pub use relay::relay;
+pub use resume::{expire_hold, resume};

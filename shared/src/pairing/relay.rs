@@ -1,16 +1,26 @@
 //! `message`: one eventually consistent read, no write, relayed to the partner
-//! and echoed to the sender.
+//! and echoed to the sender (refused over the rate limit or while the partner's
+//! seat is held).
 
 use serde_json::{Map, Value};
 
+use super::join::throttle;
 use super::ops::*;
+use super::resume::expire_hold;
 use crate::app::App;
 use crate::clock::rfc3339_millis;
 use crate::error::ActionError;
 use crate::gateway::GatewayError;
-use crate::model::{Connection, Room};
+use crate::keys;
+use crate::model::{ConnState, Connection, Room};
 use crate::protocol::{LeftReason, Participant, ServerEvent};
+use crate::ratelimit::Kind;
 use crate::store::StoreError;
+use crate::store::Table;
+
+/// A hold the timer should have ended this long ago is ended by the partner's
+/// next message instead (should a timer ever be lost).
+const LATE_HOLD_MS: i64 = 5_000;
 
 /// `message`: one eventually consistent read, no write; relayed to the partner and
 /// echoed to the sender with the server's stamp.
@@ -20,6 +30,7 @@ pub async fn relay(
     room: &str,
     body: Map<String, Value>,
 ) -> Result<(), ActionError> {
+    throttle(app, conn_id, Kind::Message).await?;
     let in_room = |c: &Option<Connection>| {
         c.as_ref()
             .and_then(|c| c.room())
@@ -33,9 +44,27 @@ pub async fn relay(
     let Some(me) = me else {
         return Err(ActionError::NotInRoom);
     };
-    let Some(r) = me.room().filter(|r| r.room == room) else {
+    let now = app.now_ms();
+    if me.throttled_until > now {
+        return Err(ActionError::RateLimited);
+    }
+    let ConnState::Paired {
+        room: r,
+        partner_away_until,
+    } = &me.state
+    else {
         return Err(ActionError::NotInRoom);
     };
+    if r.room != room {
+        return Err(ActionError::NotInRoom);
+    }
+    if *partner_away_until > 0 {
+        if *partner_away_until + LATE_HOLD_MS < now {
+            expire_hold(app, &r.room, &r.partner_pid, &r.partner).await?;
+            return Err(ActionError::NotInRoom);
+        }
+        return Err(ActionError::PartnerAway);
+    }
     let event = ServerEvent::Message {
         room: r.room.clone(),
         from: Participant {
@@ -45,7 +74,7 @@ pub async fn relay(
                 .unwrap_or_else(|| crate::protocol::ANONYMOUS.to_owned()),
             id: r.pid.clone(),
         },
-        sent_at: rfc3339_millis(app.now_ms()),
+        sent_at: rfc3339_millis(now),
         body,
     };
     let frame = event.to_frame();
@@ -59,7 +88,7 @@ pub async fn relay(
         app.gateway.post(conn_id, &frame)
     );
     match to_partner {
-        Err(GatewayError::Gone) => partner_gone(app, conn_id, r).await,
+        Err(GatewayError::Gone) => partner_gone(app, &me, r).await,
         Err(GatewayError::PayloadTooLarge) => Err(ActionError::PayloadTooLarge {
             limit: app.settings.max_frame_bytes,
         }),
@@ -70,19 +99,30 @@ pub async fn relay(
 
 /// The partner's connection is gone without a `$disconnect`: end the room for us
 /// and drop its record.
-pub(super) async fn partner_gone(app: &App, conn_id: &str, r: &Room) -> Result<(), ActionError> {
-    let mine = leave_room_update(app, conn_id, &r.room, &r.partner, avoid_until(app));
-    let (out, _) = tokio::join!(
-        update_one(app, mine),
-        delete_connection(app, &r.partner, Only::InRoom(&r.room))
+async fn partner_gone(app: &App, me: &Connection, r: &Room) -> Result<(), ActionError> {
+    let last = last_room(app, &r.room, &r.partner_mid, &r.partner_name);
+    let mine = to_idle_after(
+        app,
+        &me.connection_id,
+        &r.room,
+        &last,
+        avoid_until(app),
+        None,
     );
+    let gone = app.store.delete_op(
+        Table::Connections,
+        keys::connection(&r.partner),
+        Some("#room = :r"),
+        vec![(":r", crate::store::attr::s(&r.room))],
+    );
+    let (out, _) = tokio::join!(app.store.update(mine), app.store.delete(gone));
     match out {
         Ok(()) => {
             let left = ServerEvent::PartnerLeft {
                 room: r.room.clone(),
                 reason: LeftReason::Disconnected,
             };
-            let _ = send(app, conn_id, &left).await;
+            let _ = send(app, &me.connection_id, &left).await;
             Ok(())
         }
         Err(StoreError::ConditionFailed) => Ok(()),

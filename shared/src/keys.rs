@@ -1,0 +1,136 @@
+//! Where every record lives: the partition and sort keys of each item kind, in
+//! one place. The groups table holds everything of a circle, spread over
+//! partitions so that no single key carries a whole circle's traffic:
+//!
+//! | item | pk | sk |
+//! |---|---|---|
+//! | circle (found by its code) | `CODE#{code}` | `CIRCLE` |
+//! | circle pointer (by stable id) | `C#{cid}` | `CIRCLE` |
+//! | round-robin roster | `C#{cid}` | `ROSTER` |
+//! | organiser key index | `ORG#{hash}` | `ORG` |
+//! | lobby entry | `L#{cid}#{shard}` | `W#{ticket}` |
+//! | member | `M#{cid}#{0..16}` | `{member_id}` |
+//! | report | `R#{cid}` | `{at_ms:013}#{rand}` |
+//! | counters | `S#{cid}#{0..8}` | `STATS` |
+//! | a seat held for resume | `AWAY#{room}` | `{pid}` |
+//! | circles created by an address this hour | `RL#{hash}#{hour}` | `RL` |
+//!
+//! Connections are keyed by `connection_id` in their own table; its `by_circle`
+//! index (hash `ck` = `{cid}#{0..8}`) lists a circle's connections.
+
+use crate::store::Item;
+use crate::store::attr::s;
+
+pub const CIRCLE_SK: &str = "CIRCLE";
+pub const ROSTER_SK: &str = "ROSTER";
+pub const STATS_SK: &str = "STATS";
+pub const ENTRY_PREFIX: &str = "W#";
+pub const CODE_PREFIX: &str = "CODE#";
+
+/// Member records of a circle are spread over this many partitions.
+pub const MEMBER_SHARDS: u32 = 16;
+/// Counter shards: a pairing bumps one at random.
+pub const STATS_SHARDS: u32 = 8;
+/// Shards of the connections table's `by_circle` index.
+pub const PRESENCE_SHARDS: u32 = 8;
+/// The `by_circle` index on the connections table.
+pub const BY_CIRCLE_INDEX: &str = "by_circle";
+
+fn key(pk: String, sk: impl Into<String>) -> Item {
+    Item::from([("pk".into(), s(pk)), ("sk".into(), s(sk.into()))])
+}
+
+/// A small stable hash (FNV-1a) for spreading ids over shards; not a secret.
+pub fn shard_of(id: &str, shards: u32) -> u32 {
+    let h = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    (h % u64::from(shards.max(1))) as u32
+}
+
+pub fn circle(code: &str) -> Item {
+    key(format!("{CODE_PREFIX}{code}"), CIRCLE_SK)
+}
+
+pub fn pointer(cid: &str) -> Item {
+    key(format!("C#{cid}"), CIRCLE_SK)
+}
+
+pub fn roster(cid: &str) -> Item {
+    key(format!("C#{cid}"), ROSTER_SK)
+}
+
+pub fn organizer(key_hash: &str) -> Item {
+    key(format!("ORG#{key_hash}"), "ORG")
+}
+
+pub fn lobby_pk(cid: &str, shard: u32) -> String {
+    format!("L#{cid}#{shard}")
+}
+
+pub fn entry(cid: &str, shard: u32, ticket: &str) -> Item {
+    key(lobby_pk(cid, shard), format!("{ENTRY_PREFIX}{ticket}"))
+}
+
+pub fn member_pk(cid: &str, mid: &str) -> String {
+    format!("M#{cid}#{}", shard_of(mid, MEMBER_SHARDS))
+}
+
+pub fn member(cid: &str, mid: &str) -> Item {
+    key(member_pk(cid, mid), mid)
+}
+
+pub fn reports_pk(cid: &str) -> String {
+    format!("R#{cid}")
+}
+
+pub fn report(cid: &str, at_ms: i64, rand: &str) -> Item {
+    key(reports_pk(cid), format!("{at_ms:013}#{rand}"))
+}
+
+pub fn stats(cid: &str, shard: u32) -> Item {
+    key(format!("S#{cid}#{shard}"), STATS_SK)
+}
+
+pub fn away_pk(room: &str) -> String {
+    format!("AWAY#{room}")
+}
+
+pub fn away(room: &str, pid: &str) -> Item {
+    key(away_pk(room), pid)
+}
+
+pub fn create_limit(addr_hash: &str, hour: i64) -> Item {
+    key(format!("RL#{addr_hash}#{hour}"), "RL")
+}
+
+pub fn connection(id: &str) -> Item {
+    Item::from([("connection_id".into(), s(id))])
+}
+
+/// The `by_circle` hash key of a connection in a circle.
+pub fn presence_key(cid: &str, conn_id: &str) -> String {
+    format!("{cid}#{}", shard_of(conn_id, PRESENCE_SHARDS))
+}
+
+/// What kind of item a partition key belongs to (for metrics that must not
+/// show access codes or ids).
+pub fn kind_of(pk: &str) -> &str {
+    pk.split('#').next().unwrap_or(pk)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_spread_and_are_stable() {
+        let mut seen = [0u32; 16];
+        for i in 0..1600 {
+            seen[shard_of(&format!("m{i}"), 16) as usize] += 1;
+        }
+        assert!(seen.iter().all(|n| (50..=150).contains(n)), "{seen:?}");
+        assert_eq!(shard_of("abc", 8), shard_of("abc", 8));
+        assert_eq!(kind_of("CODE#ABC"), "CODE");
+    }
+}

@@ -1,0 +1,38 @@
+//! Who is connected to a circle: the connections table's `by_circle` index,
+//! read shard by shard. Eventually consistent (an index read is): used for
+//! notices to everyone (rounds, closing), the organiser's counts and removal,
+//! never to decide a pairing.
+
+use crate::app::App;
+use crate::keys::{self, BY_CIRCLE_INDEX, PRESENCE_SHARDS};
+use crate::model::Connection;
+use crate::store::{QuerySpec, StoreError, Table};
+
+/// Most connections read per circle (a bound, not a product limit).
+pub const MAX_CONNECTIONS: usize = 200_000;
+
+/// Every live connection that joined the circle `cid`.
+pub async fn connections(app: &App, cid: &str) -> Result<Vec<Connection>, StoreError> {
+    let reads = (0..PRESENCE_SHARDS).map(|k| {
+        let mut q = QuerySpec::partition(Table::Connections, "ck", format!("{cid}#{k}"));
+        q.index = Some(BY_CIRCLE_INDEX);
+        q.consistent = false;
+        app.store.query_all(q, MAX_CONNECTIONS)
+    });
+    let now = app.now_secs();
+    let mut out = Vec::new();
+    for items in futures_util::future::try_join_all(reads).await? {
+        for item in items {
+            let conn = Connection::from_item(&item)?;
+            if !conn.is_expired(now) && conn.cid.as_deref() == Some(cid) {
+                out.push(conn);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The `by_circle` key a connection has in `cid` (re-exported for tests).
+pub fn key(cid: &str, conn_id: &str) -> String {
+    keys::presence_key(cid, conn_id)
+}

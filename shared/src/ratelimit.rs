@@ -1,0 +1,113 @@
+//! Per-connection rate limits without a write per message.
+//!
+//! Each process keeps a token bucket per connection and action kind. A request
+//! the bucket refuses is refused at once, and the refusing invocation marks the
+//! connection's record `throttled_until` (one conditional write per throttle
+//! period, so writes happen only while a client is over its allowance). Every
+//! invocation, in any process, reads that mark on the read it makes anyway and
+//! refuses until it passes: so the limit holds across Lambda instances once any
+//! one of them sees the burst. (A client whose messages are spread evenly over k
+//! warm instances can get up to k times the allowance before one trips; a fast
+//! sender's messages land on one or two.)
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::app::RateLimits;
+
+/// What is being limited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Message,
+    Join,
+    Block,
+    Report,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at_ms: i64,
+}
+
+/// Buckets by connection and kind, in this process.
+#[derive(Debug)]
+pub struct Limiter {
+    limits: RateLimits,
+    buckets: Mutex<HashMap<(String, Kind), Bucket>>,
+}
+
+/// Buckets idle this long are full again and can be forgotten.
+const FORGET_AFTER_MS: i64 = 60_000;
+/// Forgetting runs when this many buckets are kept.
+const PRUNE_AT: usize = 20_000;
+
+impl Limiter {
+    pub fn new(limits: RateLimits) -> Self {
+        Self {
+            limits,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn rate(&self, kind: Kind) -> (f64, f64) {
+        match kind {
+            Kind::Message => (self.limits.message_per_sec, self.limits.message_burst),
+            Kind::Join | Kind::Block | Kind::Report => {
+                (self.limits.action_per_sec, self.limits.action_burst)
+            }
+        }
+    }
+
+    /// Takes a token; `false` when the connection is over its allowance.
+    pub fn allow(&self, conn: &str, kind: Kind, now_ms: i64) -> bool {
+        let (per_sec, burst) = self.rate(kind);
+        // A poisoned lock only means a panic elsewhere mid-update; the buckets stay usable.
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= PRUNE_AT {
+            buckets.retain(|_, b| now_ms - b.at_ms < FORGET_AFTER_MS);
+        }
+        let bucket = buckets.entry((conn.to_owned(), kind)).or_insert(Bucket {
+            tokens: burst,
+            at_ms: now_ms,
+        });
+        let elapsed = (now_ms - bucket.at_ms).max(0) as f64 / 1000.0;
+        bucket.tokens = (bucket.tokens + elapsed * per_sec).min(burst);
+        bucket.at_ms = now_ms;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Forgets a connection (it is gone).
+    pub fn forget(&self, conn: &str) {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        buckets.retain(|(c, _), _| c != conn);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_then_the_sustained_rate() {
+        let l = Limiter::new(RateLimits::default());
+        let allowed = (0..100).filter(|_| l.allow("c", Kind::Message, 0)).count();
+        assert_eq!(allowed, 20);
+        // One second later, ten more.
+        let allowed = (0..100)
+            .filter(|_| l.allow("c", Kind::Message, 1000))
+            .count();
+        assert_eq!(allowed, 10);
+        // Other connections and kinds have their own buckets.
+        assert!(l.allow("d", Kind::Message, 1000));
+        assert!(l.allow("c", Kind::Join, 1000));
+        assert!(l.allow("c", Kind::Join, 1000));
+        assert!(!l.allow("c", Kind::Join, 1000));
+        assert!(l.allow("c", Kind::Join, 2000));
+    }
+}

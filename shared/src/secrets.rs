@@ -1,0 +1,156 @@
+//! Secrets and the keyed hashes that stand in for them: the only form in which
+//! member secrets, organiser keys, resume tokens and source addresses are kept.
+//!
+//! One stack-wide key (`HASH_KEY` on AWS, a file or a fresh random key locally)
+//! keys every hash. A member's id is a keyed hash under a per-circle key derived
+//! from the stack key and the circle's random id: pseudonymous, different in
+//! every circle, and never stored, so a copy of the tables alone links nothing.
+
+use hmac::{Hmac, KeyInit, Mac};
+use rand::Rng;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Letters and digits that read without ambiguity, for ids and tokens.
+const TOKEN_CHARS: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/// What `member` must look like: 16–64 of `A-Z a-z 0-9 _ -`.
+pub const MEMBER_MIN: usize = 16;
+pub const MEMBER_MAX: usize = 64;
+
+/// A random token of `len` characters from a CSPRNG (`rand::rng()` is ChaCha
+/// seeded by the OS); 22 characters carry 128 bits.
+pub fn token(len: usize) -> String {
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from(TOKEN_CHARS[rng.random_range(0..TOKEN_CHARS.len())]))
+        .collect()
+}
+
+/// Whether a client's `member` secret has the allowed shape.
+pub fn valid_member_secret(s: &str) -> bool {
+    (MEMBER_MIN..=MEMBER_MAX).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Whether a `member_id` (as the organiser API receives it) has the shape this
+/// module makes: lower-case hex of [`MEMBER_ID_BYTES`].
+pub fn valid_member_id(s: &str) -> bool {
+    s.len() == MEMBER_ID_BYTES * 2 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Bytes of a member id (80 bits: no collision in any circle that fits a planet).
+pub const MEMBER_ID_BYTES: usize = 10;
+
+/// The stack-wide hashing key.
+#[derive(Clone)]
+pub struct HashKey(Vec<u8>);
+
+impl std::fmt::Debug for HashKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HashKey(..)")
+    }
+}
+
+impl HashKey {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Self(bytes.into())
+    }
+
+    /// A fresh random key (records hashed under it can't be matched after a restart).
+    pub fn random() -> Self {
+        let mut bytes = vec![0u8; 32];
+        rand::rng().fill(bytes.as_mut_slice());
+        Self(bytes)
+    }
+
+    fn mac(&self, domain: &str, parts: &[&[u8]]) -> Vec<u8> {
+        let mut mac =
+            HmacSha256::new_from_slice(&self.0).expect("HMAC-SHA256 takes a key of any length");
+        mac.update(domain.as_bytes());
+        for part in parts {
+            // Length-prefixed so ("ab","c") and ("a","bc") hash differently.
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// A keyed hash for storage, hex.
+    pub fn hash(&self, domain: &str, secret: &str) -> String {
+        hex(&self.mac(domain, &[secret.as_bytes()]))
+    }
+
+    /// A member's id in a circle: a keyed hash of its secret under the circle's
+    /// own key (derived from this key and the circle's random id).
+    pub fn member_id(&self, circle_id: &str, member_secret: &str) -> String {
+        let circle_key = self.mac("circle-member-key", &[circle_id.as_bytes()]);
+        let mut mac =
+            HmacSha256::new_from_slice(&circle_key).expect("HMAC-SHA256 takes a key of any length");
+        mac.update(member_secret.as_bytes());
+        hex(&mac.finalize().into_bytes()[..MEMBER_ID_BYTES])
+    }
+
+    /// Whether `secret` hashes (under `domain`) to `stored`, in constant time.
+    pub fn verify(&self, domain: &str, secret: &str, stored: &str) -> bool {
+        let got = self.hash(domain, secret);
+        got.as_bytes().ct_eq(stored.as_bytes()).into()
+    }
+}
+
+/// Hash domains, so one hash can never stand in for another.
+pub mod domain {
+    pub const ORGANIZER: &str = "organizer-key";
+    pub const RESUME: &str = "resume-token";
+    pub const ADDRESS: &str = "source-address";
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            write!(s, "{b:02x}").expect("writing to a String cannot fail");
+            s
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_ids_differ_by_circle_and_are_stable() {
+        let k = HashKey::new(b"k".to_vec());
+        let a = k.member_id("c1", "secret-secret-123");
+        assert_eq!(a, k.member_id("c1", "secret-secret-123"));
+        assert_ne!(a, k.member_id("c2", "secret-secret-123"));
+        assert_ne!(
+            a,
+            HashKey::new(b"other".to_vec()).member_id("c1", "secret-secret-123")
+        );
+        assert!(valid_member_id(&a));
+    }
+
+    #[test]
+    fn verification_is_exact() {
+        let k = HashKey::random();
+        let stored = k.hash(domain::ORGANIZER, "key");
+        assert!(k.verify(domain::ORGANIZER, "key", &stored));
+        assert!(!k.verify(domain::ORGANIZER, "kex", &stored));
+        assert!(!k.verify(domain::RESUME, "key", &stored));
+    }
+
+    #[test]
+    fn member_secrets_are_checked() {
+        assert!(valid_member_secret("abcdefghijklmnop"));
+        assert!(valid_member_secret(&"a-_9".repeat(16)));
+        assert!(!valid_member_secret("short"));
+        assert!(!valid_member_secret(&"a".repeat(65)));
+        assert!(!valid_member_secret("abcdefghijklmno!"));
+        assert_eq!(token(22).len(), 22);
+    }
+}
