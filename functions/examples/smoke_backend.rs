@@ -51,7 +51,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
-    support::seed_sample_group(&dynamo.client(), &tables, i64::try_from(now)?).await;
+    let app = circle_shared::App::with_defaults(
+        dynamo.client(),
+        tables,
+        std::sync::Arc::new(support::Recorder::default()),
+    );
+    support::seed_sample_group(&app, i64::try_from(now)?).await;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

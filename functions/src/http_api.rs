@@ -217,10 +217,19 @@ pub fn http_response(reply: &HttpResponse) -> Response<Body> {
         .expect("a status code and static headers make a valid response")
 }
 
-/// Runs the HTTP API function.
+/// Runs the HTTP API function: it reaches WebSocket clients (removing a member,
+/// closing a circle, rounds) through `CONNECTIONS_ENDPOINT`, and schedules round
+/// timers on `TIMER_QUEUE_URL`.
 pub async fn run() -> Result<(), Error> {
     crate::logging::init();
-    let app = app(Base::from_env());
+    let function = crate::websocket::WsFunction::from_env_with_timers();
+    let app = match function.app() {
+        Some(app) => app.clone(),
+        None => {
+            tracing::warn!("CONNECTIONS_ENDPOINT is unset: organiser actions can't reach members");
+            app(Base::from_env())
+        }
+    };
     let urls = PublicUrls::from_env();
     let (app, urls) = (&app, &urls);
     lambda_http::run(service_fn(move |req: Request| async move {

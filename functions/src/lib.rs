@@ -8,6 +8,7 @@ pub mod aws;
 pub mod http_api;
 pub mod logging;
 pub mod page;
+pub mod timers;
 pub mod websocket;
 
 /// Every WebSocket route key and the binary (and SAM function) that serves it.
@@ -37,3 +38,5 @@ pub fn routes_of(binary: &str) -> Vec<&'static str> {
 
 /// The binary that serves the group HTTP API and the page.
 pub const HTTP_API_BINARY: &str = "http-api";
+/// The binary that fires timers from the SQS queue.
+pub const TIMER_BINARY: &str = "timer";

@@ -8,6 +8,7 @@
 use std::sync::{Arc, OnceLock};
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use circle_shared::timers::TimerQueue;
 use circle_shared::{ApiGatewayManagement, App};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
@@ -17,25 +18,51 @@ use crate::aws::{Base, env_var};
 pub const CONNECTIONS_ENDPOINT: &str = "CONNECTIONS_ENDPOINT";
 
 /// A route function's state: clients built at start, the app once the endpoint is known.
-#[derive(Debug)]
 pub struct WsFunction {
     base: Base,
+    timers: Option<Arc<dyn TimerQueue>>,
     app: OnceLock<App>,
+}
+
+impl std::fmt::Debug for WsFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsFunction")
+            .field("base", &self.base)
+            .field("timers", &self.timers.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl WsFunction {
     /// Builds the app right away when `endpoint` is known, else on the first event.
-    pub fn new(base: Base, endpoint: Option<String>) -> Self {
+    pub fn new(base: Base, endpoint: Option<String>, timers: Option<Arc<dyn TimerQueue>>) -> Self {
         let app = OnceLock::new();
         if let Some(endpoint) = endpoint {
-            let _ = app.set(build_app(&base, &endpoint));
+            let _ = app.set(build_app(&base, &endpoint, timers.clone()));
         }
-        Self { base, app }
+        Self { base, timers, app }
     }
 
     /// From the environment (see [`Base::from_env`] and [`CONNECTIONS_ENDPOINT`]).
     pub fn from_env() -> Self {
-        Self::new(Base::from_env(), env_var(CONNECTIONS_ENDPOINT))
+        Self::new(Base::from_env(), env_var(CONNECTIONS_ENDPOINT), None)
+    }
+
+    /// Like [`WsFunction::from_env`], with the SQS timer queue (`TIMER_QUEUE_URL`).
+    /// Only the functions that schedule timers call this, so only they link SQS.
+    pub fn from_env_with_timers() -> Self {
+        let base = Base::from_env();
+        let timers =
+            crate::timers::SqsTimers::from_env(&base).map(|t| Arc::new(t) as Arc<dyn TimerQueue>);
+        if timers.is_none() {
+            tracing::warn!("TIMER_QUEUE_URL is unset: held seats and rounds have no timer");
+        }
+        Self::new(base, env_var(CONNECTIONS_ENDPOINT), timers)
+    }
+
+    /// The app, when the endpoint was known at start.
+    pub fn app(&self) -> Option<&App> {
+        self.app.get()
     }
 
     /// The app, building it from the event's domain and stage on first use.
@@ -55,19 +82,26 @@ impl WsFunction {
             endpoint,
             "@connections endpoint derived from the first event"
         );
-        Ok(self.app.get_or_init(|| build_app(&self.base, &endpoint)))
+        Ok(self
+            .app
+            .get_or_init(|| build_app(&self.base, &endpoint, self.timers.clone())))
     }
 }
 
-fn build_app(base: &Base, endpoint: &str) -> App {
+/// The app for a function whose `@connections` endpoint is `endpoint`.
+pub fn build_app(base: &Base, endpoint: &str, timers: Option<Arc<dyn TimerQueue>>) -> App {
     let gateway = Arc::new(ApiGatewayManagement::new(&base.sdk_config, endpoint));
-    App::new(
+    let app = App::new(
         base.dynamodb.clone(),
         base.tables.clone(),
         gateway,
         Arc::new(circle_shared::clock::SystemClock),
         base.settings.clone(),
-    )
+    );
+    match timers {
+        Some(t) => app.with_timers(t),
+        None => app,
+    }
 }
 
 /// Runs one function: `handler` is the shared handler for its `routes`.
@@ -76,7 +110,26 @@ where
     H: AsyncFn(&App, &ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse,
 {
     crate::logging::init();
-    let function = WsFunction::from_env();
+    serve(WsFunction::from_env(), routes, handler).await
+}
+
+/// [`run`] for a function that schedules timers.
+pub async fn run_with_timers<H>(routes: &'static [&'static str], handler: H) -> Result<(), Error>
+where
+    H: AsyncFn(&App, &ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse,
+{
+    crate::logging::init();
+    serve(WsFunction::from_env_with_timers(), routes, handler).await
+}
+
+async fn serve<H>(
+    function: WsFunction,
+    routes: &'static [&'static str],
+    handler: H,
+) -> Result<(), Error>
+where
+    H: AsyncFn(&App, &ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse,
+{
     let (function, handler) = (&function, &handler);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayWebsocketProxyRequest};
 use circle_functions::http_api::{self, PublicUrls};
-use circle_functions::{FUNCTIONS, HTTP_API_BINARY};
+use circle_functions::{FUNCTIONS, HTTP_API_BINARY, TIMER_BINARY};
 use circle_shared::clock::SystemClock;
 use circle_shared::embedded::EmbeddedDynamo;
 use circle_shared::handlers::ws;
@@ -16,7 +16,7 @@ use circle_shared::{App, Settings, TableNames};
 use lambda_http::request::LambdaRequest;
 use serde_json::Value;
 
-use support::{Recorder, event_text, seed_sample_group};
+use support::{Recorder, SAMPLE_ORGANIZER_KEY, event_text, sample_hash_key, seed_sample_group};
 
 const WS_URL: &str = "wss://k7xq2m9v1d.execute-api.eu-west-1.amazonaws.com/prod";
 
@@ -26,7 +26,8 @@ struct World {
     posts: Arc<Recorder>,
 }
 
-async fn world(settings: Settings) -> World {
+async fn world(mut settings: Settings) -> World {
+    settings.hash_key = sample_hash_key();
     let dynamo = EmbeddedDynamo::memory()
         .await
         .expect("the embedded store starts");
@@ -43,7 +44,7 @@ async fn world(settings: Settings) -> World {
         Arc::new(SystemClock),
         settings,
     );
-    seed_sample_group(&app.store.client, &app.store.tables, app.now_secs()).await;
+    seed_sample_group(&app, app.now_secs()).await;
     World {
         _dynamo: dynamo,
         app,
@@ -51,16 +52,20 @@ async fn world(settings: Settings) -> World {
     }
 }
 
-/// Events named after the binary that receives them.
+/// Events named after the binary that receives them (`{binary}[-what].json`).
 fn binary_of(file: &str) -> &'static str {
     let stem = file.strip_suffix(".json").expect("event files are .json");
+    // HTTP API events are `http-{what}.json`.
     if stem.starts_with("http-") {
         return HTTP_API_BINARY;
     }
+    let named = |bin: &str| stem == bin || stem.starts_with(&format!("{bin}-"));
     FUNCTIONS
         .iter()
-        .find(|(_, bin)| *bin == stem)
         .map(|(_, bin)| *bin)
+        .chain([HTTP_API_BINARY, TIMER_BINARY])
+        .filter(|bin| named(bin))
+        .max_by_key(|bin| bin.len())
         .unwrap_or_else(|| panic!("events/{file} is named after no function binary"))
 }
 
@@ -214,6 +219,101 @@ async fn websocket_events_run_through_their_handlers() {
     assert!(gone.is_none(), "the record is gone after $disconnect");
 }
 
+/// Connects and joins `id` to the sample circle with the join sample.
+async fn join_sample(w: &World, id: &str) {
+    assert_eq!(
+        run_ws(&w.app, with_connection(ws_event("ws-connect.json"), id)).await,
+        200
+    );
+    assert_eq!(
+        run_ws(&w.app, with_connection(ws_event("ws-join-group.json"), id)).await,
+        200
+    );
+}
+
+#[tokio::test]
+async fn block_report_resume_and_timer_samples_run_through_their_handlers() {
+    let w = world(Settings::default()).await;
+    let (a, b) = ("block-a-Vx1lZc=", "block-b-Vx1lZc=");
+    join_sample(&w, a).await;
+    join_sample(&w, b).await;
+    let posts = w.posts.take();
+    let room = only_event(&posts, a, "join_room")["room"]
+        .as_str()
+        .expect("a room")
+        .to_owned();
+    let in_room = |b: &mut Value| b["room"] = Value::from(room.clone());
+
+    // block: ends the room; the partner only sees that it was left.
+    let block = with_connection(with_body(ws_event("ws-leave-room-block.json"), in_room), a);
+    assert_eq!(run_ws(&w.app, block).await, 200);
+    let posts = w.posts.take();
+    assert_eq!(kinds_for(&posts, a), ["blocked"]);
+    assert_eq!(only_event(&posts, b, "partner_left")["reason"], "left");
+
+    // report on the room just ended (the last room): stored for the organiser.
+    let report = with_connection(with_body(ws_event("ws-leave-room-report.json"), in_room), b);
+    assert_eq!(run_ws(&w.app, report).await, 200);
+    assert_eq!(kinds_for(&w.posts.take(), b), ["reported"]);
+    let (status, _, body) = run_http(&w.app, "http-organizer.json").await;
+    assert_eq!(status, 200);
+    let view = json(&body);
+    assert_eq!(
+        view["reports"][0]["reason"],
+        "Kept asking for my phone number"
+    );
+    assert_eq!(view["reports"][0]["excerpt"][0]["from"], "partner");
+
+    // resume: a dropped member's new connection takes its seat back.
+    let (c, d, d2) = ("resume-c-Vx1lZ=", "resume-d-Vx1lZ=", "resume-d2-Vx1l=");
+    join_sample(&w, c).await;
+    join_sample(&w, d).await;
+    let posts = w.posts.take();
+    let seat = only_event(&posts, d, "join_room");
+    let (room, token) = (
+        seat["room"].as_str().expect("a room").to_owned(),
+        seat["resume"].as_str().expect("a token").to_owned(),
+    );
+    let gone = with_connection(ws_event("ws-disconnect.json"), d);
+    assert_eq!(run_ws(&w.app, gone).await, 200);
+    assert_eq!(kinds_for(&w.posts.take(), c), ["partner_away"]);
+    // The sample's own token is not this seat's: refused.
+    assert_eq!(
+        run_ws(&w.app, with_connection(ws_event("ws-connect.json"), d2)).await,
+        200
+    );
+    let wrong = with_connection(
+        with_body(ws_event("ws-join-group-resume.json"), |b| {
+            b["room"] = Value::from(room.clone())
+        }),
+        d2,
+    );
+    assert_eq!(run_ws(&w.app, wrong).await, 200);
+    assert_eq!(
+        only_event(&w.posts.take(), d2, "error")["code"],
+        "not_in_room"
+    );
+    let right = with_connection(
+        with_body(ws_event("ws-join-group-resume.json"), |b| {
+            b["room"] = Value::from(room.clone());
+            b["token"] = Value::from(token.clone());
+        }),
+        d2,
+    );
+    assert_eq!(run_ws(&w.app, right).await, 200);
+    let posts = w.posts.take();
+    assert_eq!(only_event(&posts, d2, "join_room")["resumed"], true);
+    assert_eq!(kinds_for(&posts, c), ["partner_back"]);
+
+    // The timer sample names a seat nobody holds: nothing to do, nothing to retry.
+    let sqs: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_str(&event_text("timer-due.json")).expect("events/timer-due.json");
+    assert_eq!(binary_of("timer-due.json"), TIMER_BINARY);
+    let done = circle_functions::timers::handle(&w.app, sqs).await;
+    assert!(done.batch_item_failures.is_empty());
+    assert!(w.posts.take().is_empty());
+}
+
 #[tokio::test]
 async fn the_connect_sample_is_refused_from_a_foreign_origin() {
     let settings = Settings {
@@ -324,12 +424,17 @@ fn every_event_file_is_exercised() {
         "http-create-group.json",
         "http-get-group.json",
         "http-list-groups.json",
+        "http-organizer.json",
         "http-page.json",
+        "timer-due.json",
         "ws-connect.json",
         "ws-default.json",
         "ws-disconnect.json",
         "ws-join-group.json",
+        "ws-join-group-resume.json",
         "ws-leave-room.json",
+        "ws-leave-room-block.json",
+        "ws-leave-room-report.json",
         "ws-message.json",
     ]);
     let present: BTreeSet<String> = std::fs::read_dir(support::root().join("events"))
@@ -344,10 +449,11 @@ fn every_event_file_is_exercised() {
     let present: BTreeSet<&str> = present.iter().map(String::as_str).collect();
     assert_eq!(present, covered, "add a case above for each new event file");
     // One sample per route.
-    for (_, bin) in FUNCTIONS {
-        assert!(
-            present.contains(format!("{bin}.json").as_str()),
-            "no sample event for {bin}"
-        );
+    for (route, bin) in FUNCTIONS {
+        let named = present.iter().filter(|f| binary_of(f) == bin).any(|f| {
+            serde_json::from_str::<Value>(&event_text(f))
+                .is_ok_and(|e| e["requestContext"]["routeKey"].as_str() == Some(route))
+        });
+        assert!(named, "no sample event for {route} ({bin})");
     }
 }

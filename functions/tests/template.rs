@@ -7,7 +7,7 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use circle_functions::{FUNCTIONS, HTTP_API_BINARY};
+use circle_functions::{FUNCTIONS, HTTP_API_BINARY, TIMER_BINARY};
 use circle_shared::handlers::ws::ROUTES;
 use circle_shared::tables::{CONNECTIONS, GROUPS, TableDef};
 use serde_norway::Value;
@@ -266,7 +266,7 @@ fn every_binary_is_a_function_on_arm64_al2023() {
     let expected: BTreeSet<String> = FUNCTIONS
         .iter()
         .map(|(_, b)| (*b).to_owned())
-        .chain([HTTP_API_BINARY.to_owned()])
+        .chain([HTTP_API_BINARY.to_owned(), TIMER_BINARY.to_owned()])
         .collect();
     assert_eq!(bins, expected, "one binary per function, no strays");
     for bin in &bins {
@@ -325,17 +325,48 @@ fn check_table(t: &Value, def: &TableDef) {
             )
         })
         .collect();
-    let expected_attrs: BTreeSet<(&str, &str)> =
-        expected.iter().map(|(name, _)| (*name, "S")).collect();
+    let expected_attrs: BTreeSet<(&str, &str)> = expected
+        .iter()
+        .map(|(name, _)| (*name, "S"))
+        .chain(def.index.map(|i| (i.hash_key, "S")))
+        .collect();
     assert_eq!(
         attrs, expected_attrs,
         "{}: only the (string) keys are declared",
         def.logical
     );
     assert!(
-        get(p, "GlobalSecondaryIndexes").is_none() && get(p, "LocalSecondaryIndexes").is_none(),
-        "no indexes: the code uses none"
+        get(p, "LocalSecondaryIndexes").is_none(),
+        "no local indexes: the code uses none"
     );
+    match (def.index, get(p, "GlobalSecondaryIndexes")) {
+        (None, None) => {}
+        (Some(index), Some(list)) => {
+            let list = list
+                .as_sequence()
+                .expect("GlobalSecondaryIndexes is a list");
+            assert_eq!(list.len(), 1, "{}: one index, as the code", def.logical);
+            let gsi = &list[0];
+            assert_eq!(text(at(gsi, &["IndexName"])), index.name);
+            let schema: Vec<(&str, &str)> = at(gsi, &["KeySchema"])
+                .as_sequence()
+                .expect("a list")
+                .iter()
+                .map(|k| (text(at(k, &["AttributeName"])), text(at(k, &["KeyType"]))))
+                .collect();
+            assert_eq!(
+                schema,
+                [(index.hash_key, "HASH"), (index.range_key, "RANGE")],
+                "{} index keys match the code",
+                def.logical
+            );
+            assert_eq!(text(at(gsi, &["Projection", "ProjectionType"])), "ALL");
+        }
+        (code, template) => panic!(
+            "{}: the code's index {code:?} and the template's {template:?} differ",
+            def.logical
+        ),
+    }
     assert_eq!(
         text(at(p, &["TimeToLiveSpecification", "AttributeName"])),
         def.ttl_attribute
@@ -368,19 +399,27 @@ fn rights(t: &Value, function: &str, api: &str) -> BTreeSet<(String, String)> {
         {
             assert_eq!(text(at(statement, &["Effect"])), "Allow");
             let resource = at(statement, &["Resource"]);
-            let target = if let Some(table) = getatt_arn(resource) {
-                table.to_owned()
+            let target = if let Some(res) = getatt_arn(resource) {
+                res.to_owned()
             } else {
                 let arn = sub_text(resource)
                     .unwrap_or_else(|| panic!("{function}: resource {resource:?}"));
-                let expected = format!(
-                    "arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{api}}}/${{StageName}}/POST/@connections/*"
-                );
-                assert_eq!(
-                    arn, expected,
-                    "{function}: ManageConnections is scoped to this API's @connections"
-                );
-                "@connections".to_owned()
+                let connections = |method: &str| {
+                    format!(
+                        "arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{api}}}/${{StageName}}/{method}/@connections/*"
+                    )
+                };
+                if arn == connections("POST") {
+                    "@connections".to_owned()
+                } else if arn == connections("DELETE") {
+                    "DELETE @connections".to_owned()
+                } else if let Some(index) =
+                    arn.strip_prefix(&format!("${{{}.Arn}}/index/", CONNECTIONS.logical))
+                {
+                    format!("{}/index/{index}", CONNECTIONS.logical)
+                } else {
+                    panic!("{function}: {arn} is neither this API's @connections nor an index")
+                }
             };
             for action in at(statement, &["Action"])
                 .as_sequence()
@@ -407,49 +446,89 @@ fn each_function_gets_only_the_rights_it_uses() {
     let t = template();
     let api = websocket_api(&t);
     let (g, c, post) = (GROUPS.logical, CONNECTIONS.logical, "@connections");
+    let index = format!("{c}/index/by_circle");
     let manage = ("execute-api:ManageConnections", post);
-    // What circle_shared does per route: reads and conditional writes (single
-    // and in TransactWriteItems, which IAM checks per item action) and posts.
+    let close = ("execute-api:ManageConnections", "DELETE @connections");
+    let timers = ("sqs:SendMessage", "TimerQueue");
+    // What circle_shared does per route: reads and conditional writes (single,
+    // batched, and in TransactWriteItems, which IAM checks per item action) and posts.
     let own_record = [
         ("dynamodb:GetItem", c),
         ("dynamodb:UpdateItem", c),
         ("dynamodb:DeleteItem", c),
     ];
-    let lobby = [
+    // Joining: the circle, members, lobby, counters (and held seats, for resume).
+    let circle_items = [
+        ("dynamodb:GetItem", g),
         ("dynamodb:Query", g),
         ("dynamodb:PutItem", g),
+        ("dynamodb:UpdateItem", g),
         ("dynamodb:DeleteItem", g),
     ];
     let joins: Vec<_> = own_record
         .iter()
-        .chain(&lobby)
+        .chain(&circle_items)
         .copied()
         .chain([manage])
         .collect();
-    let expected: [(&str, Vec<(&str, &str)>); 7] = [
+    // Round changes and organiser actions: the circle's connections by index too.
+    let rounds: Vec<(&str, &str)> = own_record
+        .iter()
+        .chain(&circle_items)
+        .copied()
+        .chain([
+            ("dynamodb:BatchGetItem", g),
+            ("dynamodb:Query", index.as_str()),
+            timers,
+            manage,
+        ])
+        .collect();
+    let expected: [(&str, Vec<(&str, &str)>); 8] = [
         ("ws-connect", vec![("dynamodb:PutItem", c)]),
         (
             "ws-disconnect",
             own_record
                 .iter()
                 .copied()
-                .chain([("dynamodb:DeleteItem", g), manage])
+                .chain([
+                    ("dynamodb:PutItem", g),
+                    ("dynamodb:DeleteItem", g),
+                    timers,
+                    manage,
+                ])
                 .collect(),
         ),
-        ("ws-join-group", joins.clone()),
+        (
+            "ws-join-group",
+            joins
+                .iter()
+                .copied()
+                .chain([("dynamodb:BatchGetItem", g), ("dynamodb:BatchGetItem", c)])
+                .collect(),
+        ),
         (
             "ws-message",
-            own_record.iter().copied().chain([manage]).collect(),
+            own_record
+                .iter()
+                .copied()
+                .chain([("dynamodb:GetItem", g), ("dynamodb:DeleteItem", g), manage])
+                .collect(),
         ),
-        ("ws-leave-room", joins),
+        ("ws-leave-room", joins.clone()),
         ("ws-default", vec![manage]),
+        ("timer", rounds.clone()),
         (
             "http-api",
-            vec![
-                ("dynamodb:PutItem", g),
-                ("dynamodb:GetItem", g),
-                ("dynamodb:Scan", g),
-            ],
+            rounds
+                .iter()
+                .copied()
+                .chain([
+                    ("dynamodb:Scan", g),
+                    ("dynamodb:BatchWriteItem", g),
+                    ("dynamodb:BatchWriteItem", c),
+                    close,
+                ])
+                .collect(),
         ),
     ];
     for (bin, want) in expected {
@@ -460,6 +539,71 @@ fn each_function_gets_only_the_rights_it_uses() {
             "{function} ({bin})"
         );
     }
+}
+
+#[test]
+fn timers_run_on_an_sqs_queue_read_by_the_timer_function() {
+    let t = template();
+    let queue = resources(&t)["TimerQueue"];
+    assert_eq!(text(at(queue, &["Type"])), "AWS::SQS::Queue");
+    let timer = function_of_binary(&t, TIMER_BINARY);
+    let f = props(resources(&t)[&timer]);
+    let events: Vec<&Value> = at(f, &["Events"])
+        .as_mapping()
+        .expect("Events is a mapping")
+        .values()
+        .collect();
+    assert_eq!(events.len(), 1);
+    assert_eq!(text(at(events[0], &["Type"])), "SQS");
+    assert_eq!(
+        getatt_arn(at(events[0], &["Properties", "Queue"])),
+        Some("TimerQueue")
+    );
+    // A failed timer goes back to the queue alone, not with its whole batch.
+    assert_eq!(
+        at(events[0], &["Properties", "FunctionResponseTypes"])
+            .as_sequence()
+            .map(|s| s.iter().map(text).collect::<Vec<_>>()),
+        Some(vec!["ReportBatchItemFailures"])
+    );
+    let timeout = at(f, &["Timeout"]).as_u64().expect("a number");
+    let visibility = at(props(queue), &["VisibilityTimeout"])
+        .as_u64()
+        .expect("a number");
+    assert!(visibility >= 6 * timeout, "visibility covers retries");
+    // Every function that schedules timers is told where the queue is.
+    for bin in ["ws-disconnect", HTTP_API_BINARY, TIMER_BINARY] {
+        let id = function_of_binary(&t, bin);
+        let env = at(props(resources(&t)[&id]), &["Environment", "Variables"]);
+        assert_eq!(
+            ref_target(at(env, &["TIMER_QUEUE_URL"])),
+            Some("TimerQueue"),
+            "{bin}"
+        );
+    }
+}
+
+#[test]
+fn stored_hashes_are_keyed_by_a_generated_secret() {
+    let t = template();
+    let secret = resources(&t)["HashKeySecret"];
+    assert_eq!(text(at(secret, &["Type"])), "AWS::SecretsManager::Secret");
+    at(props(secret), &["GenerateSecretString", "PasswordLength"]);
+    let key = sub_text(at(
+        &t,
+        &[
+            "Globals",
+            "Function",
+            "Environment",
+            "Variables",
+            "HASH_KEY",
+        ],
+    ))
+    .expect("HASH_KEY is a !Sub");
+    assert_eq!(
+        key,
+        "{{resolve:secretsmanager:${HashKeySecret}:SecretString}}"
+    );
 }
 
 #[test]
@@ -480,7 +624,10 @@ fn functions_are_configured_for_their_api() {
     let endpoint = format!(
         "https://${{{api}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/${{StageName}}"
     );
-    for (route, bin) in FUNCTIONS {
+    for (route, bin) in FUNCTIONS
+        .into_iter()
+        .chain([("http", HTTP_API_BINARY), ("timer", TIMER_BINARY)])
+    {
         let function = function_of_binary(&t, bin);
         if route != circle_shared::handlers::ws::CONNECT {
             assert_eq!(
@@ -530,6 +677,14 @@ fn functions_are_configured_for_their_api() {
         ("POST", "/groups"),
         ("GET", "/groups"),
         ("GET", "/groups/{code}"),
+        ("PATCH", "/groups/{code}"),
+        ("DELETE", "/groups/{code}"),
+        ("GET", "/groups/{code}/organizer"),
+        ("GET", "/organizer"),
+        ("POST", "/groups/{code}/code"),
+        ("POST", "/groups/{code}/remove"),
+        ("POST", "/groups/{code}/rounds"),
+        ("DELETE", "/groups/{code}/rounds"),
         ("GET", "/"),
         ("GET", "/{file}"),
     ];

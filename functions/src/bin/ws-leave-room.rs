@@ -1,6 +1,9 @@
 //! The `leave_room`, `block` and `report` routes: end the room, tell the partner
 //! (a block or report is never revealed), and with `requeue` go back to the lobby.
 
+// The Lambda runtime's service layers around a pairing handler make a deep future type.
+#![recursion_limit = "256"]
+
 use circle_shared::handlers::ws;
 
 #[tokio::main(flavor = "current_thread")]

@@ -39,12 +39,18 @@ pub fn sample_access_code() -> AccessCode {
     AccessCode::parse(code).expect("the sample access code is well formed")
 }
 
-/// Puts a live group under the sample access code, as `POST /groups` would.
-pub async fn seed_sample_group(
-    client: &aws_sdk_dynamodb::Client,
-    tables: &TableNames,
-    now_secs: i64,
-) {
+/// The organiser key of the sample circle (`events/http-organizer.json` sends it).
+pub const SAMPLE_ORGANIZER_KEY: &str = "sample-organizer-key-0123456789abcdef";
+
+/// A fixed hash key, so the sample organiser key can be seeded hashed.
+pub fn sample_hash_key() -> circle_shared::secrets::HashKey {
+    circle_shared::secrets::HashKey::new(b"events-test-hash-key".to_vec())
+}
+
+/// Puts a live circle under the sample access code, as `POST /groups` would.
+pub async fn seed_sample_group(app: &circle_shared::App, now_secs: i64) {
+    let (client, tables): (&aws_sdk_dynamodb::Client, &TableNames) =
+        (&app.store.client, &app.store.tables);
     let circle = Circle {
         code: sample_access_code(),
         cid: "samplecircle0001".into(),
@@ -54,7 +60,10 @@ pub async fn seed_sample_group(
         prompts: vec![],
         created_at: now_secs,
         expires_at: now_secs + 3 * 24 * 3600,
-        organizer_hash: "not-a-real-key-hash".into(),
+        organizer_hash: app.settings.hash_key.hash(
+            circle_shared::secrets::domain::ORGANIZER,
+            SAMPLE_ORGANIZER_KEY,
+        ),
         shards: 1,
         ver: 1,
         round: RoundState::default(),

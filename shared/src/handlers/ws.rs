@@ -136,14 +136,28 @@ pub async fn on_action(
                 member: member.as_deref(),
                 circle: circle.as_deref(),
             };
-            pairing::join(app, id, req).await
+            Box::pin(pairing::join(app, id, req)).await
         }
         Ok(ClientAction::Message { room, body }) => pairing::relay(app, id, &room, body).await,
         Ok(ClientAction::LeaveRoom { room, requeue }) => {
-            pairing::end_room(app, id, &room, pairing::Ending::Leave, requeue).await
+            Box::pin(pairing::end_room(
+                app,
+                id,
+                &room,
+                pairing::Ending::Leave,
+                requeue,
+            ))
+            .await
         }
         Ok(ClientAction::Block { room, requeue }) => {
-            pairing::end_room(app, id, &room, pairing::Ending::Block, requeue).await
+            Box::pin(pairing::end_room(
+                app,
+                id,
+                &room,
+                pairing::Ending::Block,
+                requeue,
+            ))
+            .await
         }
         Ok(ClientAction::Report {
             room,
@@ -152,9 +166,11 @@ pub async fn on_action(
             requeue,
         }) => {
             let ending = pairing::Ending::Report { reason, excerpt };
-            pairing::end_room(app, id, &room, ending, requeue).await
+            Box::pin(pairing::end_room(app, id, &room, ending, requeue)).await
         }
-        Ok(ClientAction::Resume { room, token }) => pairing::resume(app, id, &room, &token).await,
+        Ok(ClientAction::Resume { room, token }) => {
+            Box::pin(pairing::resume(app, id, &room, &token)).await
+        }
     };
     match result {
         Ok(()) => response(200, None),

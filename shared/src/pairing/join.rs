@@ -212,7 +212,8 @@ pub async fn join(app: &App, conn_id: &str, req: JoinRequest<'_>) -> Result<(), 
         expires_at,
     };
     let keep_alive = in_this_circle && matches!(conn.state, ConnState::Waiting { .. });
-    seek(app, &circle, joiner, prior, keep_alive).await
+    // Boxed: the pairing loop is a large future, and every route that joins awaits it.
+    Box::pin(seek(app, &circle, joiner, prior, keep_alive)).await
 }
 
 /// Goes back into the lobby of the circle a connection was just in ("Next"),
@@ -250,7 +251,7 @@ pub(crate) async fn requeue(app: &App, conn: &Connection) -> Result<(), ActionEr
             .unwrap_or_else(|| circle.code.as_str().to_owned()),
         expires_at: conn.expires_at.min(circle.expires_at),
     };
-    seek(app, &circle, joiner, Prior::Idle, false).await
+    Box::pin(seek(app, &circle, joiner, Prior::Idle, false)).await
 }
 
 /// Puts someone a round left over into the lobby (pairing them if someone
@@ -261,7 +262,7 @@ pub(crate) async fn seek_for_round(
     me: Joiner,
     prior: Prior,
 ) -> Result<(), ActionError> {
-    seek(app, circle, me, prior, false).await
+    Box::pin(seek(app, circle, me, prior, false)).await
 }
 
 /// Pairs the joiner with a waiter, or puts it in the lobby.
