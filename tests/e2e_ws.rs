@@ -169,16 +169,23 @@ async fn leave_room_with_requeue_pairs_the_leaver_with_the_next_waiter() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_clients_partner_gets_partner_left_disconnected() {
-    let stack = start().await;
+async fn a_killed_clients_partner_hears_it_is_away_then_left_when_the_grace_runs_out() {
+    let grace = std::time::Duration::from_secs(1);
+    let stack = start_with(|c| c.settings.resume_grace = grace).await;
     let code = create_group(&stack, "Vanish").await;
     let (ann, mut bob, room) = pair(&stack, &code).await;
 
     // No close frame: the TCP connection just goes.
     drop(ann);
+    let away = bob.expect("partner_away").await;
+    assert_eq!(away["room"], room);
+    assert_eq!(away["grace_s"], 1);
+    // Nobody resumes: the server's timer tells Bob, with nothing asked of him.
+    let waited = std::time::Instant::now();
     let left = bob.expect("partner_left").await;
     assert_eq!(left["room"], room);
     assert_eq!(left["reason"], "disconnected");
+    assert!(waited.elapsed() < grace + std::time::Duration::from_secs(5));
     stack.shutdown().await;
 }
 
@@ -420,8 +427,8 @@ async fn connections_endpoint_gets_posts_deletes_and_answers_410_when_gone() {
         .expect("DELETE @connections answers");
     let frame = bob.close_frame().await.expect("the close frame has a code");
     assert_eq!(u16::from(frame.code), 1000);
-    let left = ann.expect("partner_left").await;
-    assert_eq!(left["reason"], "disconnected");
+    // The room is held for Bob to resume; the partner hears so.
+    ann.expect("partner_away").await;
 
     // 410 for the deleted connection and for ids never seen.
     for id in [bob_id.as_str(), "NoSuchConnId00A="] {

@@ -76,6 +76,7 @@ pub struct Stack {
     data_file: Option<PathBuf>,
     stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
+    timers: JoinHandle<()>,
     started_in: Duration,
 }
 
@@ -89,6 +90,24 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
             SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
         }
         _ => addr,
+    }
+}
+
+/// The hash key kept beside the data (`hash.key`, created on first start).
+fn hash_key_in(dir: &std::path::Path) -> std::io::Result<circle_shared::secrets::HashKey> {
+    let path = dir.join("hash.key");
+    match std::fs::read(&path) {
+        Ok(bytes) if bytes.len() >= 32 => Ok(circle_shared::secrets::HashKey::new(bytes)),
+        Ok(_) | Err(_) => {
+            let key = circle_shared::secrets::token(48);
+            std::fs::write(&path, key.as_bytes())?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+            }
+            Ok(circle_shared::secrets::HashKey::new(key.into_bytes()))
+        }
     }
 }
 
@@ -127,6 +146,13 @@ impl Stack {
         dynamo.create_tables(&tables).await?;
 
         let mut settings = config.settings.clone();
+        if let Storage::Dir(dir) = &config.storage {
+            // Member ids and stored hashes must survive a restart with the data.
+            settings.hash_key = hash_key_in(dir).map_err(|source| StackError::DataDir {
+                path: dir.clone(),
+                source,
+            })?;
+        }
         settings.connection_ttl = settings
             .connection_ttl
             .max(config.limits.max_lifetime + Duration::from_secs(15 * 60));
@@ -140,6 +166,8 @@ impl Stack {
             Arc::new(circle_shared::clock::SystemClock),
             settings,
         );
+        // Timers run in this process (on AWS: an SQS delay queue and a function).
+        let (app, timers) = circle_shared::timers::LocalTimers::install(app);
 
         let shared = Arc::new(Shared {
             app,
@@ -196,6 +224,7 @@ impl Stack {
             data_file,
             stop: Some(stop),
             server,
+            timers,
             started_in: began.elapsed(),
         };
         tracing::info!(
@@ -295,6 +324,7 @@ impl Stack {
                 self.server.abort();
             }
         }
+        self.timers.abort();
         self.dynamo.shutdown().await;
         tracing::info!(
             closed_sockets = open,

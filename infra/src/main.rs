@@ -49,6 +49,13 @@ struct Args {
     /// Stage name put in WebSocket events.
     #[arg(long, default_value = "local")]
     stage: String,
+    /// Multiply every rate limit (messages, joins, blocks, reports, circles per
+    /// address) by this; a benchmark's own stack may raise them. Default: DESIGN.md's.
+    #[arg(long, default_value_t = 1.0)]
+    limits_scale: f64,
+    /// Partition keys a new circle's lobby is spread over (see docs/scale.md).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    lobby_shards: u32,
 }
 
 /// `500ms`, `30s`, `10m`, `2h`, or plain seconds.
@@ -83,6 +90,8 @@ fn config(args: Args) -> Config {
     if !origins.is_empty() {
         settings.allowed_origins = Some(origins);
     }
+    settings.limits = settings.limits.scaled(args.limits_scale);
+    settings.lobby_shards = args.lobby_shards;
     Config {
         host: args.host,
         port: args.port,

@@ -124,6 +124,7 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), St
                     .as_service_error()
                     .is_some_and(|e| e.is_resource_in_use_exception()) =>
             {
+                add_missing_index(client, name, def).await?;
                 continue;
             }
             Err(err) => return Err(StoreError::from_sdk(err)),
@@ -142,6 +143,56 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), St
             .await
             .map_err(StoreError::from_sdk)?;
     }
+    Ok(())
+}
+
+/// A table made before its index existed (an older local data file) gets it.
+async fn add_missing_index(client: &Client, name: &str, def: &TableDef) -> Result<(), StoreError> {
+    use aws_sdk_dynamodb::types::{CreateGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate};
+    let Some(index) = def.index else {
+        return Ok(());
+    };
+    let described = client
+        .describe_table()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(StoreError::from_sdk)?;
+    let has = described
+        .table()
+        .map(|t| t.global_secondary_indexes())
+        .unwrap_or_default()
+        .iter()
+        .any(|i| i.index_name() == Some(index.name));
+    if has {
+        return Ok(());
+    }
+    tracing::info!(table = name, index = index.name, "adding a missing index");
+    client
+        .update_table()
+        .table_name(name)
+        .attribute_definitions(attr(index.hash_key))
+        .attribute_definitions(attr(index.range_key))
+        .global_secondary_index_updates(
+            GlobalSecondaryIndexUpdate::builder()
+                .create(
+                    CreateGlobalSecondaryIndexAction::builder()
+                        .index_name(index.name)
+                        .key_schema(key(index.hash_key, KeyType::Hash))
+                        .key_schema(key(index.range_key, KeyType::Range))
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::All)
+                                .build(),
+                        )
+                        .build()
+                        .expect("index name, keys and projection are set"),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(StoreError::from_sdk)?;
     Ok(())
 }
 
