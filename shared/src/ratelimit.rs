@@ -35,7 +35,12 @@ struct Bucket {
 pub struct Limiter {
     limits: RateLimits,
     buckets: Mutex<HashMap<(String, Kind), Bucket>>,
+    /// Until when this process has marked a connection throttled (epoch ms).
+    marked: Mutex<HashMap<String, i64>>,
 }
+
+/// How long a throttled connection is refused once marked.
+pub const THROTTLE_MS: i64 = 1000;
 
 /// Buckets idle this long are full again and can be forgotten.
 const FORGET_AFTER_MS: i64 = 60_000;
@@ -47,6 +52,23 @@ impl Limiter {
         Self {
             limits,
             buckets: Mutex::new(HashMap::new()),
+            marked: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether this refusal should write the throttle mark: once per throttle
+    /// period per process, not once per refused request.
+    pub fn should_mark(&self, conn: &str, now_ms: i64) -> bool {
+        let mut marked = self.marked.lock().unwrap_or_else(|p| p.into_inner());
+        if marked.len() >= PRUNE_AT {
+            marked.retain(|_, until| *until > now_ms);
+        }
+        match marked.get(conn) {
+            Some(until) if *until > now_ms => false,
+            _ => {
+                marked.insert(conn.to_owned(), now_ms + THROTTLE_MS);
+                true
+            }
         }
     }
 
@@ -86,6 +108,9 @@ impl Limiter {
     pub fn forget(&self, conn: &str) {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         buckets.retain(|(c, _), _| c != conn);
+        drop(buckets);
+        let mut marked = self.marked.lock().unwrap_or_else(|p| p.into_inner());
+        marked.remove(conn);
     }
 }
 

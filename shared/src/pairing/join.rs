@@ -64,12 +64,18 @@ pub(crate) async fn throttle(app: &App, conn_id: &str, kind: Kind) -> Result<(),
     if app.limiter.allow(conn_id, kind, now) {
         return Ok(());
     }
+    if !app.limiter.should_mark(conn_id, now) {
+        return Err(ActionError::RateLimited);
+    }
     let op = app.store.update_op(
         Table::Connections,
         keys::connection(conn_id),
         "SET #thr = :until",
         Some("attribute_exists(#connection_id) AND (attribute_not_exists(#thr) OR #thr < :now)"),
-        vec![(":until", n(now + 1000)), (":now", n(now))],
+        vec![
+            (":until", n(now + crate::ratelimit::THROTTLE_MS)),
+            (":now", n(now)),
+        ],
     );
     match app.store.update(op).await {
         Ok(()) | Err(StoreError::ConditionFailed) => {}
@@ -348,7 +354,9 @@ pub(crate) async fn seek(
         remove_stale(app, circle, &found).await;
 
         let mut retry = false;
+        let mut tried = 0;
         for waiter in found.ranked.iter().take(TRIES_PER_READ) {
+            tried += 1;
             match claim(app, circle, &me, &prior, waiter).await {
                 Ok(Claimed::Told) => {
                     notify_waiters(app, circle, &found, Some(&waiter.ticket), false).await;
@@ -397,21 +405,25 @@ pub(crate) async fn seek(
                 Err(ClaimFail::Store(err)) => return Err(err.into()),
             }
         }
-        // Candidates were there but lost to others (or it's worth another look):
-        // read again, without the ones already tried.
-        if retry || !found.ranked.is_empty() {
+        if retry {
             continue;
         }
-        // Nobody to pair with.
-        if enqueued
-            || matches!(&prior, Prior::Waiting { entry: Some((cid, _)), .. } if *cid == circle.cid)
-        {
-            // Already waiting here (a keep-alive, or the re-read after enqueuing).
+        let waiting_here = enqueued
+            || matches!(&prior, Prior::Waiting { entry: Some((cid, _)), .. } if *cid == circle.cid);
+        if waiting_here {
+            // Our entry is in the lobby, so anyone arriving sees us; what we
+            // read may still hold someone compatible we haven't tried.
+            if found.ranked.len() > tried || (tried > 0 && !found.complete) {
+                continue;
+            }
             if let Some(mine) = &found.mine {
                 notify_self(app, circle, mine, &found).await;
             }
             return Ok(());
         }
+        // Nobody to pair with, or every waiter tried was taken by someone else:
+        // wait (the re-read after enqueuing pairs us if someone is still there),
+        // which also spreads a crowd of joiners over more waiters.
         if !told_waiting {
             // Told before the entry exists, so no `join_room` can overtake it.
             let waiting = waiting_event(app, circle, found.count(true));

@@ -89,13 +89,20 @@ pub(crate) fn end_both(
 ) -> Vec<TransactWriteItem> {
     let until = avoid_until(app);
     let mine = last_room(app, &r.room, &r.partner_mid, &r.partner_name);
+    // Our side is conditioned on the partner's hold as we read it: a hold that
+    // commits meanwhile fails this, and the caller reads again.
+    let held = if partner_away {
+        ("#paway > :zero", vec![(":zero", n(0))])
+    } else {
+        ("attribute_not_exists(#paway)", vec![])
+    };
     let mut items = vec![tx_update(to_idle_after(
         app,
         &me.connection_id,
         &r.room,
         &mine,
         until,
-        None,
+        Some(held),
     ))];
     if partner_away {
         items.push(tx_delete(app.store.delete_op(
@@ -123,7 +130,10 @@ pub(crate) fn end_both(
             &r.room,
             &theirs,
             until,
-            Some(("#partner = :me", vec![(":me", s(&me.connection_id))])),
+            Some((
+                "#partner = :me AND #state = :paired",
+                vec![(":me", s(&me.connection_id)), (":paired", s(PAIRED))],
+            )),
         )));
     }
     items
@@ -406,7 +416,7 @@ async fn hold(app: &App, me: &Connection, r: &Room) -> Result<(), StoreError> {
             Table::Connections,
             keys::connection(&me.connection_id),
             "SET #state = :away, #away_until = :until",
-            Some("#state = :paired AND #room = :r"),
+            Some("#state = :paired AND #room = :r AND attribute_not_exists(#paway)"),
             vec![
                 (":away", s(AWAY)),
                 (":until", n(until)),

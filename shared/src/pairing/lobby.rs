@@ -70,13 +70,19 @@ pub fn compatible(me: &Seeker<'_>, other: &LobbyEntry, now_ms: i64) -> bool {
 }
 
 /// Ranks compatible waiters: never met first, shuffled; then by when last met.
-pub(crate) fn rank(seeker: &Seeker<'_>, mut candidates: Vec<LobbyEntry>) -> Vec<LobbyEntry> {
+/// Among the never-met, those in `spread` (read from a random point of a big
+/// lobby) come first, so concurrent joiners go for different waiters.
+pub(crate) fn rank(
+    seeker: &Seeker<'_>,
+    mut candidates: Vec<LobbyEntry>,
+    spread: &HashSet<String>,
+) -> Vec<LobbyEntry> {
     candidates.shuffle(&mut rand::rng());
     let met = |e: &LobbyEntry| seeker.member.and_then(|m| m.last_met(&e.mid));
     // Stable sort keeps the shuffle among equals.
     candidates.sort_by_key(|e| match met(e) {
-        None => (0, 0),
-        Some(at) => (1, at),
+        None => (0, !spread.contains(&e.ticket), 0),
+        Some(at) => (1, false, at),
     });
     candidates
 }
@@ -110,6 +116,7 @@ pub(crate) async fn find(
     shards.shuffle(&mut rand::rng());
     shards.insert(0, home.min(circle.shards.saturating_sub(1)));
     let mut seen: HashMap<String, LobbyEntry> = HashMap::new();
+    let mut spread: HashSet<String> = HashSet::new();
     let mut complete = true;
     let mut out = Found::default();
     'shards: for shard in shards {
@@ -120,11 +127,13 @@ pub(crate) async fn find(
             // A big lobby: look at a random stretch too, so concurrent joiners
             // don't all go for the same few waiters.
             let r = format!("{}{}", keys::ENTRY_PREFIX, random_id(16));
-            items.extend(
-                page(app, &circle.cid, shard, Some(SkCond::AtLeast(r)), None)
-                    .await?
-                    .items,
-            );
+            let random = page(app, &circle.cid, shard, Some(SkCond::AtLeast(r)), None).await?;
+            for item in &random.items {
+                if let Some(sk) = item.get("sk").and_then(|v| v.as_s().ok()) {
+                    spread.insert(sk.trim_start_matches(keys::ENTRY_PREFIX).to_owned());
+                }
+            }
+            items.extend(random.items);
         }
         loop {
             for item in &items {
@@ -134,7 +143,7 @@ pub(crate) async fn find(
                 }
                 seen.insert(entry.ticket.clone(), entry);
             }
-            out.ranked = evaluate(seeker, &seen, now, cut, &mut out);
+            out.ranked = evaluate(seeker, &seen, &spread, now, cut, &mut out);
             if out.has_never_met(seeker) {
                 complete = false;
                 break 'shards;
@@ -157,6 +166,7 @@ pub(crate) async fn find(
 fn evaluate(
     seeker: &Seeker<'_>,
     seen: &HashMap<String, LobbyEntry>,
+    spread: &HashSet<String>,
     now: i64,
     cut: i64,
     out: &mut Found,
@@ -178,7 +188,7 @@ fn evaluate(
             candidates.push(e.clone());
         }
     }
-    rank(seeker, candidates)
+    rank(seeker, candidates, spread)
 }
 
 #[cfg(test)]
