@@ -77,9 +77,9 @@ async fn checked(
                 .iter()
                 .find(|q| {
                     q.conn != p.conn
-                        && h.join_rooms(&q.conn)
-                            .iter()
-                            .any(|e| matches!(e, ServerEvent::JoinRoom { room: r, .. } if *r == room))
+                        && h.join_rooms(&q.conn).iter().any(
+                            |e| matches!(e, ServerEvent::JoinRoom { room: r, .. } if *r == room),
+                        )
                 })
                 .expect("both members of a room are people of the test");
             let (a, b) = (p.mid.clone(), partner.mid.clone());
@@ -102,7 +102,11 @@ async fn checked(
                 let new_waiting: Vec<&str> = lobby
                     .iter()
                     .filter(|e| &e.mid != waiter && compatible(&seeker, e, now))
-                    .filter(|e| !members.get(&e.mid).is_some_and(|m| m.blocked.contains(joiner)))
+                    .filter(|e| {
+                        !members
+                            .get(&e.mid)
+                            .is_some_and(|m| m.blocked.contains(joiner))
+                    })
                     .filter(|e| !history.met(joiner, &e.mid))
                     .map(|e| e.mid.as_str())
                     .collect();
@@ -131,7 +135,8 @@ async fn people(h: &Harness, code: &str, cid: &str, n: usize) -> Vec<Person> {
 }
 
 async fn join(h: &Harness, code: &str, p: &Person, i: usize) {
-    h.join_as(&p.conn, code, &format!("p{i}"), &member_secret(i)).await;
+    h.join_as(&p.conn, code, &format!("p{i}"), &member_secret(i))
+        .await;
 }
 
 #[tokio::test]
@@ -146,10 +151,13 @@ async fn six_members_pressing_next_never_meet_again_while_someone_new_waits() {
     let mut rng = rand::rng();
     for _ in 0..60 {
         // Someone in a room presses Next; the partner looks for someone new too.
-        let in_room: Vec<usize> = (0..6).filter(|i| h.current_room(&six[*i].conn).is_some()).collect();
+        let in_room: Vec<usize> = (0..6)
+            .filter(|i| h.current_room(&six[*i].conn).is_some())
+            .collect();
         if in_room.is_empty() {
             // Everyone waits on a guard: the keep-alives pair them once it lapses.
-            h.clock.advance(h.app.settings.repeat_guard + Duration::from_millis(1));
+            h.clock
+                .advance(h.app.settings.repeat_guard + Duration::from_millis(1));
             for (i, p) in six.iter().enumerate() {
                 checked(&h, &six, &mut history, p, join(&h, &c.code, p, i)).await;
             }
@@ -165,7 +173,14 @@ async fn six_members_pressing_next_never_meet_again_while_someone_new_waits() {
         };
         checked(&h, &six, &mut history, &six[i], leave).await;
         h.gateway.note(&six[partner].conn, Seen::Left(room.clone()));
-        checked(&h, &six, &mut history, &six[partner], join(&h, &c.code, &six[partner], partner)).await;
+        checked(
+            &h,
+            &six,
+            &mut history,
+            &six[partner],
+            join(&h, &c.code, &six[partner], partner),
+        )
+        .await;
         h.clock.advance(Duration::from_secs(5));
         h.assert_invariants().await;
     }
@@ -211,7 +226,14 @@ async fn people_coming_and_going_at_random_meet_new_people_first() {
                     mid: p.mid.clone(),
                 };
                 let again = present[i].clone();
-                checked(&h, &present, &mut history, &again, join(&h, &c.code, &again, i)).await;
+                checked(
+                    &h,
+                    &present,
+                    &mut history,
+                    &again,
+                    join(&h, &c.code, &again, i),
+                )
+                .await;
             }
             (None, _) => {
                 checked(&h, &present, &mut history, &p, join(&h, &c.code, &p, i)).await;
@@ -245,14 +267,18 @@ async fn crowded_lobby(h: &Harness, n: usize) -> circle_tests::Created {
             "SET #met = :empty, #expires_at = :exp ADD #blocked :others",
             None,
             vec![
-                (":empty", circle_shared::store::attr::strings(Vec::<String>::new())),
+                (
+                    ":empty",
+                    circle_shared::store::attr::strings(Vec::<String>::new()),
+                ),
                 (":exp", circle_shared::store::attr::n(expires)),
                 (":others", circle_shared::store::attr::ss(others)),
             ],
         );
         h.app.store.update(op).await.expect("seeded");
         let conn = h.connect().await;
-        h.join_as(&conn, &c.code, &format!("w{i}"), &member_secret(i)).await;
+        h.join_as(&conn, &c.code, &format!("w{i}"), &member_secret(i))
+            .await;
     }
     assert_eq!(h.lobby_entries().await[&c.id].len(), n);
     h.assert_invariants().await;
@@ -276,7 +302,10 @@ async fn a_joins_cost_grows_neither_with_the_lobby_nor_with_the_history() {
             None,
             vec![
                 (":met", circle_shared::store::attr::strings(met)),
-                (":exp", circle_shared::store::attr::n(h.clock.now_secs() + 3600)),
+                (
+                    ":exp",
+                    circle_shared::store::attr::n(h.clock.now_secs() + 3600),
+                ),
             ],
         );
         h.app.store.update(op).await.expect("seeded");
@@ -321,8 +350,14 @@ async fn a_lobby_of_mutually_blocked_members_is_read_to_the_end_before_waiting()
         "SET #met = :empty, #expires_at = :exp ADD #blocked :all",
         None,
         vec![
-            (":empty", circle_shared::store::attr::strings(Vec::<String>::new())),
-            (":exp", circle_shared::store::attr::n(h.clock.now_secs() + 3600)),
+            (
+                ":empty",
+                circle_shared::store::attr::strings(Vec::<String>::new()),
+            ),
+            (
+                ":exp",
+                circle_shared::store::attr::n(h.clock.now_secs() + 3600),
+            ),
             (":all", circle_shared::store::attr::ss(all)),
         ],
     );

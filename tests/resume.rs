@@ -102,7 +102,12 @@ async fn a_dropped_member_resumes_its_seat_within_the_grace() {
     }
     // The hold's timer finds the seat taken and does nothing.
     h.advance(Duration::from_secs(5)).await;
-    assert!(!h.gateway.events(&b).iter().any(|e| matches!(e, ServerEvent::PartnerLeft { .. })));
+    assert!(
+        !h.gateway
+            .events(&b)
+            .iter()
+            .any(|e| matches!(e, ServerEvent::PartnerLeft { .. }))
+    );
     h.assert_invariants().await;
     let expiry = {
         let (_code, c, d, _room) = paired(&h).await;
@@ -118,7 +123,11 @@ async fn a_dropped_member_resumes_its_seat_within_the_grace() {
         ));
         h.app.metrics.snapshot().since(&before)
     };
-    for (what, cost) in [("disconnect (hold)", hold), ("resume", resume), ("hold expiry", expiry)] {
+    for (what, cost) in [
+        ("disconnect (hold)", hold),
+        ("resume", resume),
+        ("hold expiry", expiry),
+    ] {
         println!("COST {what:<18} {cost}");
     }
     assert_eq!(hold.timers, 1);
@@ -138,8 +147,11 @@ async fn a_wrong_or_late_token_gets_not_in_room() {
             .await;
         assert_eq!(last_error(&h, &a2), Some(ErrorCode::NotInRoom));
     }
-    h.send(&a2, json!({"action":"resume","room":"no-such-room","token":token}))
-        .await;
+    h.send(
+        &a2,
+        json!({"action":"resume","room":"no-such-room","token":token}),
+    )
+    .await;
     assert_eq!(last_error(&h, &a2), Some(ErrorCode::NotInRoom));
     // After the grace it is too late, even before the timer has run.
     h.clock.advance(h.app.settings.resume_grace);
@@ -175,8 +187,13 @@ fn two_connections_racing_to_resume_one_seat_one_wins() {
             let tasks: Vec<_> = racers
                 .iter()
                 .map(|c| {
-                    let (h, c, room, token, barrier) =
-                        (h.clone(), c.clone(), room.clone(), token.clone(), barrier.clone());
+                    let (h, c, room, token, barrier) = (
+                        h.clone(),
+                        c.clone(),
+                        room.clone(),
+                        token.clone(),
+                        barrier.clone(),
+                    );
                     tokio::spawn(async move {
                         barrier.wait().await;
                         h.send(&c, json!({"action":"resume","room":room,"token":token}))
@@ -248,7 +265,10 @@ async fn a_member_who_drops_twice_resumes_twice() {
         })
     ));
     h.send(&b, say(&room, "still there?")).await;
-    assert!(matches!(h.gateway.events(&a3).last(), Some(ServerEvent::Message { .. })));
+    assert!(matches!(
+        h.gateway.events(&a3).last(),
+        Some(ServerEvent::Message { .. })
+    ));
     h.assert_invariants().await;
 }
 
@@ -261,7 +281,10 @@ async fn a_vanished_waiter_is_never_paired_once_45_s_passed() {
     h.join(&ghost, &code, "Ghost").await;
     h.clock.advance(Duration::from_secs(46));
     h.join(&b, &code, "Bob").await;
-    assert!(h.current_room(&b).is_none(), "not paired with a vanished waiter");
+    assert!(
+        h.current_room(&b).is_none(),
+        "not paired with a vanished waiter"
+    );
     assert!(h.join_rooms(&ghost).is_empty());
     let lobby = h.lobby_entries().await;
     let waiting: Vec<&str> = lobby.values().flatten().map(|e| e.conn.as_str()).collect();

@@ -154,8 +154,9 @@ struct Roster {
     mids: Vec<String>,
     /// The round the schedule's first pairing was used for.
     base: u32,
-    /// When rounds started (epoch seconds): meetings since count against the schedule.
-    started: i64,
+    /// Whether every round so far followed the schedule (once one doesn't, its
+    /// later pairings could repeat a meeting, so it is dropped for good).
+    on_schedule: bool,
     /// Who sat out last round (paired first this round).
     sat_out: Option<String>,
 }
@@ -168,7 +169,7 @@ async fn load_roster(app: &App, cid: &str) -> Result<Option<Roster>, StoreError>
     Ok(item.map(|i| Roster {
         mids: string_list(&i, "mids"),
         base: u32::try_from(opt_n(&i, "base").unwrap_or(1)).unwrap_or(1),
-        started: opt_n(&i, "started").unwrap_or(0),
+        on_schedule: opt_n(&i, "sched").unwrap_or(0) == 1,
         sat_out: opt_s(&i, "sat_out"),
     }))
 }
@@ -178,7 +179,7 @@ async fn save_roster(app: &App, circle: &Circle, roster: &Roster) -> Result<(), 
     item.extend([
         ("mids".into(), strings(roster.mids.clone())),
         ("base".into(), n(i64::from(roster.base))),
-        ("started".into(), n(roster.started)),
+        ("sched".into(), n(i64::from(roster.on_schedule))),
         ("expires_at".into(), n(circle.expires_at)),
     ]);
     if let Some(m) = &roster.sat_out {
@@ -278,12 +279,13 @@ async fn repair(app: &App, circle: &Circle, first: bool) -> Result<(), ActionErr
                 m
             },
             base: circle.round.number,
-            started: app.now_secs(),
+            on_schedule: true,
             sat_out: None,
         },
     };
     let mids: Vec<&str> = people.iter().map(Person::mid).collect();
-    let (pairs, left) = plan(&mids, &members, &roster, circle.round.number);
+    let (pairs, left, scheduled) = plan(&mids, &members, &roster, circle.round.number);
+    roster.on_schedule &= scheduled;
     roster.sat_out = left.first().map(|i| people[*i].mid().to_owned());
     save_roster(app, circle, &roster).await?;
 
@@ -469,34 +471,31 @@ async fn broadcast(app: &App, events: impl IntoIterator<Item = (String, ServerEv
         .await;
 }
 
-/// Whom to pair this round: index pairs into `mids`, and who is left over.
+/// Whom to pair this round: index pairs into `mids`, who is left over, and
+/// whether the round-robin schedule was followed.
 fn plan(
     mids: &[&str],
     members: &HashMap<String, Member>,
     roster: &Roster,
     round: u32,
-) -> (Vec<(usize, usize)>, Vec<usize>) {
+) -> (Vec<(usize, usize)>, Vec<usize>, bool) {
     let blocked = |a: &str, b: &str| {
         members.get(a).is_some_and(|m| m.blocked.contains(b))
             || members.get(b).is_some_and(|m| m.blocked.contains(a))
     };
     let compatible = |a: usize, b: usize| mids[a] != mids[b] && !blocked(mids[a], mids[b]);
-    let met_since = |a: usize, b: usize, since: i64| {
+    if roster.on_schedule
+        && let Some((pairs, left)) = scheduled(mids, roster, round)
+        && pairs.iter().all(|&(a, b)| compatible(a, b))
+    {
+        return (pairs, left, true);
+    }
+    let never = |a: usize, b: usize| {
         members
             .get(mids[a])
             .and_then(|m| m.last_met(mids[b]))
-            .is_some_and(|at| at >= since)
+            .is_none()
     };
-    if let Some(plan) = scheduled(mids, roster, round) {
-        let fits = plan
-            .0
-            .iter()
-            .all(|&(a, b)| compatible(a, b) && !met_since(a, b, roster.started));
-        if fits {
-            return plan;
-        }
-    }
-    let never = |a: usize, b: usize| !met_since(a, b, i64::MIN);
     // 1. As many never-met pairs as possible.
     let n = mids.len();
     let mut graph: UnGraph<(), ()> = UnGraph::with_capacity(n, 0);
@@ -550,7 +549,7 @@ fn plan(
         .filter_map(|a| mate[a].filter(|b| a < *b).map(|b| (a, b)))
         .collect();
     let left = (0..n).filter(|a| mate[*a].is_none()).collect();
-    (pairs, left)
+    (pairs, left, false)
 }
 
 /// The circle-method pairing for `round`, when the people present are exactly
@@ -604,7 +603,7 @@ mod tests {
         Roster {
             mids: mids.to_vec(),
             base: 1,
-            started: 0,
+            on_schedule: true,
             sat_out: None,
         }
     }
@@ -629,7 +628,7 @@ mod tests {
         for round in 1..=rounds {
             let mids: Vec<&str> = names.iter().map(String::as_str).collect();
             let r = if stable { r.clone() } else { Roster::default() };
-            let (pairs, _) = plan(&mids, &members, &r, round);
+            let (pairs, _, _) = plan(&mids, &members, &r, round);
             for &(a, b) in &pairs {
                 let at = i64::from(round);
                 members
@@ -669,10 +668,10 @@ mod tests {
         let members = HashMap::new();
         let mids: Vec<&str> = names.iter().map(String::as_str).collect();
         let mut r = Roster::default();
-        let (pairs, left) = plan(&mids, &members, &r, 1);
+        let (pairs, left, _) = plan(&mids, &members, &r, 1);
         assert_eq!((pairs.len(), left.len()), (2, 1));
         r.sat_out = Some(names[left[0]].clone());
-        let (pairs, _) = plan(&mids, &members, &r, 2);
+        let (pairs, _, _) = plan(&mids, &members, &r, 2);
         assert!(pairs.iter().any(|&(a, b)| a == left[0] || b == left[0]));
     }
 
@@ -688,7 +687,7 @@ mod tests {
         m0.blocked.insert("m2".into());
         members.insert("m0".into(), m0);
         let mids: Vec<&str> = names.iter().map(String::as_str).collect();
-        let (pairs, left) = plan(&mids, &members, &Roster::default(), 1);
+        let (pairs, left, _) = plan(&mids, &members, &Roster::default(), 1);
         assert!(left.is_empty());
         assert!(pairs.contains(&(0, 3)), "{pairs:?}");
         assert!(pairs.contains(&(1, 2)), "{pairs:?}");
