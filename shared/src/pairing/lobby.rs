@@ -230,6 +230,7 @@ mod tests {
             let ranked = rank(
                 &seeker,
                 vec![entry("a"), entry("b"), entry("c"), entry("d")],
+                &HashSet::new(),
             );
             let mids: Vec<&str> = ranked.iter().map(|e| e.mid.as_str()).collect();
             assert!(matches!(mids[..2], ["c", "d"] | ["d", "c"]), "{mids:?}");
