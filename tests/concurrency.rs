@@ -164,3 +164,145 @@ fn a_mixed_run_settles_into_a_consistent_state() {
         h.assert_invariants().await;
     });
 }
+
+/// `n` members joining one circle at once (`lobby_shards` shards), each with a
+/// random block list seeded first. Returns the harness, connections and blocks.
+async fn burst_with_blocks(
+    n: usize,
+    shards: u32,
+    block_chance: f64,
+) -> (
+    Arc<Harness>,
+    Vec<String>,
+    Vec<std::collections::HashSet<usize>>,
+) {
+    use circle_shared::store::Table;
+    use circle_shared::store::attr::{n as num, ss, strings};
+    let settings = circle_shared::Settings {
+        lobby_shards: shards,
+        ..circle_tests::test_settings()
+    };
+    let h = Arc::new(Harness::with_settings(settings).await);
+    let c = h.circle("blocks").await;
+    let mid = |i: usize| {
+        h.app
+            .settings
+            .hash_key
+            .member_id(&c.id, &circle_tests::member_secret(i))
+    };
+    // Blocks are symmetric, as `block` makes them.
+    let mut blocks: Vec<std::collections::HashSet<usize>> = vec![Default::default(); n];
+    let mut rng = rand::rng();
+    for a in 0..n {
+        for b in a + 1..n {
+            if rng.random_bool(block_chance) {
+                blocks[a].insert(b);
+                blocks[b].insert(a);
+            }
+        }
+    }
+    for (i, list) in blocks.iter().enumerate() {
+        let mut set = "SET #met = :empty, #expires_at = :exp".to_owned();
+        let mut values = vec![
+            (":empty", strings(Vec::<String>::new())),
+            (":exp", num(i64::MAX / 4000)),
+        ];
+        if !list.is_empty() {
+            set.push_str(" ADD #blocked :b");
+            values.push((":b", ss(list.iter().map(|j| mid(*j)))));
+        }
+        let op = h.app.store.update_op(
+            Table::Groups,
+            circle_shared::keys::member(&c.id, &mid(i)),
+            &set,
+            None,
+            values,
+        );
+        h.app.store.update(op).await.expect("seeded");
+    }
+    let mut conns = Vec::new();
+    for _ in 0..n {
+        conns.push(h.connect().await);
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let tasks: Vec<_> = conns
+        .iter()
+        .enumerate()
+        .map(|(i, conn)| {
+            let (h, code, id, conn, barrier) =
+                (h.clone(), c.code.clone(), c.id.clone(), conn.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let res = h
+                    .send(
+                        &conn,
+                        serde_json::json!({"action":"join_group","access_code":code,"name":format!("p{i}"),
+                            "member":circle_tests::member_secret(i),"circle":id}),
+                    )
+                    .await;
+                assert_eq!(res.status_code, 200);
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("join task ends without panic");
+    }
+    (h, conns, blocks)
+}
+
+#[test]
+fn a_burst_of_members_with_block_lists_never_pairs_a_blocked_pair() {
+    multi_thread().block_on(async {
+        let (h, conns, blocks) = burst_with_blocks(200, 1, 0.05).await;
+        let index: std::collections::HashMap<&str, usize> = conns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i))
+            .collect();
+        let records = h.connection_records().await;
+        let mut rooms = 0;
+        for r in &records {
+            if let Some(room) = r.room() {
+                rooms += 1;
+                let (a, b) = (
+                    index[r.connection_id.as_str()],
+                    index[room.partner.as_str()],
+                );
+                assert!(
+                    !blocks[a].contains(&b),
+                    "{a} and {b} blocked each other but were paired"
+                );
+            }
+        }
+        for c in &conns {
+            assert!(h.errors(c).is_empty(), "{c}: {:?}", h.errors(c));
+        }
+        println!(
+            "BLOCKS 200 members, {} blocked pairs: {} in rooms, {} waiting",
+            blocks.iter().map(|b| b.len()).sum::<usize>() / 2,
+            rooms,
+            h.lobby_entries()
+                .await
+                .values()
+                .map(Vec::len)
+                .sum::<usize>()
+        );
+        // Invariants 1-8, including: no two compatible people left waiting.
+        h.assert_invariants().await;
+    });
+}
+
+#[test]
+fn a_burst_into_a_sharded_lobby_keeps_the_invariants() {
+    multi_thread().block_on(async {
+        let (h, conns, _) = burst_with_blocks(200, 4, 0.0).await;
+        let paired = h
+            .connection_records()
+            .await
+            .iter()
+            .filter(|r| r.room().is_some())
+            .count();
+        assert_eq!(paired, conns.len(), "everyone paired: {paired}");
+        h.assert_invariants().await;
+    });
+}

@@ -373,6 +373,7 @@ pub(crate) async fn seek(
                 Err(ClaimFail::Waiter) => {
                     skip.insert(waiter.ticket.clone());
                 }
+                Err(ClaimFail::Claimed) => return Ok(()),
                 Err(ClaimFail::Me) => {
                     match get_connection(app, &me.conn, true).await? {
                         Some(c) => match c.state {
@@ -465,7 +466,7 @@ pub(crate) async fn seek(
             Err(ClaimFail::MyMember) => {
                 me.member = reload_member(app, circle, &me.mid).await?;
             }
-            Err(ClaimFail::Waiter) => {}
+            Err(ClaimFail::Waiter | ClaimFail::Claimed) => {}
             Err(ClaimFail::Store(err)) if err.is_retryable() => {
                 conflicts += 1;
                 backoff(conflicts).await;
@@ -519,6 +520,8 @@ pub(crate) fn round_info(app: &App, r: &crate::model::RoundState) -> RoundInfo {
 /// Why a claim or an enqueue did not commit.
 #[derive(Debug)]
 pub(crate) enum ClaimFail {
+    /// We were claimed by someone else meanwhile.
+    Claimed,
     /// The waiter is no longer there (claimed, gone, stale, removed, or blocks us).
     Waiter,
     /// Our own record is not as read.
@@ -750,7 +753,11 @@ async fn claim(
         )));
     }
     if let Err(err) = app.store.transact(items).await {
-        return Err(if err.item_failed(2) || err.item_failed(6) {
+        return Err(if err.item_failed(6) && !err.item_failed(0) {
+            // Our own entry went while the waiter's was still there: someone
+            // claimed us (and told us), no need to read our record to know it.
+            ClaimFail::Claimed
+        } else if err.item_failed(2) || err.item_failed(6) {
             ClaimFail::Me
         } else if err.item_failed(0) || err.item_failed(1) || err.item_failed(3) {
             if err.item_failed(1) && !err.item_failed(0) {
