@@ -53,6 +53,9 @@ struct Args {
     /// address) by this; a benchmark's own stack may raise them. Default: DESIGN.md's.
     #[arg(long, default_value_t = 1.0)]
     limits_scale: f64,
+    /// How long a round's "minute" lasts (60s; shorter for tests and demos, e.g. 2s).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    round_minute: Duration,
     /// Partition keys a new circle's lobby is spread over (see docs/scale.md).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     lobby_shards: u32,
@@ -92,6 +95,7 @@ fn config(args: Args) -> Config {
     }
     settings.limits = settings.limits.scaled(args.limits_scale);
     settings.lobby_shards = args.lobby_shards;
+    settings.round_minute = args.round_minute;
     Config {
         host: args.host,
         port: args.port,

@@ -82,6 +82,9 @@ pub struct Settings {
     pub last_room_window: Duration,
     /// At most one lobby-count notice per waiter this often.
     pub notice_every: Duration,
+    /// How long a round "minute" lasts: 60 s; shorter only for tests and demos
+    /// of the local stack (`circle-local --round-minute`).
+    pub round_minute: Duration,
     /// Lobby shards of a new circle (partition keys its lobby is spread over).
     pub lobby_shards: u32,
     /// Lobby entries read per page.
@@ -141,6 +144,7 @@ impl Default for Settings {
             presence_window: Duration::from_secs(45),
             last_room_window: Duration::from_secs(600),
             notice_every: Duration::from_secs(5),
+            round_minute: Duration::from_secs(60),
             lobby_shards: 1,
             lobby_page: 16,
             limits: RateLimits::default(),

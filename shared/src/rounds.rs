@@ -38,7 +38,7 @@ pub async fn start(app: &App, circle: Circle, minutes: u32) -> Result<Circle, Ac
     let round = RoundState {
         number: 1,
         minutes,
-        ends_at: now + i64::from(minutes) * 60_000,
+        ends_at: now + i64::from(minutes) * App::ms(app.settings.round_minute),
         active: true,
     };
     let Some(circle) = circles::set_round(app, &circle, &circle.round, round).await? else {
@@ -109,7 +109,7 @@ pub async fn round_ended(app: &App, cid: &str, round: u32) -> Result<(), ActionE
     }
     let next = RoundState {
         number: round + 1,
-        ends_at: now + i64::from(circle.round.minutes) * 60_000,
+        ends_at: now + i64::from(circle.round.minutes) * App::ms(app.settings.round_minute),
         ..circle.round.clone()
     };
     let Some(circle) = circles::set_round(app, &circle, &circle.round, next).await? else {

@@ -50,8 +50,21 @@ impl Answer {
 
 /// One HTTP request.
 pub async fn http(method: &str, url: &str, body: Option<&Value>) -> Answer {
+    http_with_key(method, url, body, None).await
+}
+
+/// One HTTP request, with the organiser key as `Authorization: Bearer` if given.
+pub async fn http_with_key(
+    method: &str,
+    url: &str,
+    body: Option<&Value>,
+    key: Option<&str>,
+) -> Answer {
     let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let mut req = http::Request::builder().method(method).uri(url);
+    if let Some(key) = key {
+        req = req.header("authorization", format!("Bearer {key}"));
+    }
     if body.is_some() {
         req = req.header("content-type", "application/json");
     }
@@ -77,6 +90,14 @@ pub async fn http(method: &str, url: &str, body: Option<&Value>) -> Answer {
         headers,
         text: String::from_utf8_lossy(&bytes).into_owned(),
     }
+}
+
+/// Creates a circle over HTTP; the whole answer (code, id, organiser key).
+pub async fn create_circle(stack: &Stack, name: &str) -> Value {
+    let body = json!({"name": name, "description": "end to end", "rules": ["be kind"]});
+    let answer = http("POST", &format!("{}/groups", stack.http_url()), Some(&body)).await;
+    assert_eq!(answer.status, 201, "POST /groups: {}", answer.text);
+    answer.json()
 }
 
 /// Creates a circle over HTTP; its access code.
@@ -147,6 +168,23 @@ impl Client {
         }
     }
 
+    /// The next event if one comes within `d` (for draining a stream whose end
+    /// is known some other way).
+    pub async fn event_within(&mut self, d: Duration) -> Option<Value> {
+        loop {
+            match tokio::time::timeout(d, self.ws.next()).await {
+                Err(_) => return None,
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    return Some(
+                        serde_json::from_str(text.as_str()).expect("server frames are JSON"),
+                    );
+                }
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                Ok(other) => panic!("expected an event, got {other:?}"),
+            }
+        }
+    }
+
     /// The next event, which must be `name`.
     pub async fn expect(&mut self, name: &str) -> Value {
         let ev = self.event().await;
@@ -176,6 +214,25 @@ impl Client {
                 Some(Ok(Message::Close(frame))) => return frame,
                 Some(Ok(_)) => continue,
                 other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// `join_group` as the page sends it: with a member secret and the circle's id.
+    pub async fn join_as(&mut self, circle: &Value, name: &str, member: &str) {
+        self.send(
+            json!({"action": "join_group", "access_code": circle["access_code"],
+            "circle": circle["id"], "name": name, "member": member}),
+        )
+        .await;
+    }
+
+    /// The next event that is not one of `skip`.
+    pub async fn event_except(&mut self, skip: &[&str]) -> Value {
+        loop {
+            let ev = self.event().await;
+            if !skip.iter().any(|s| ev["event"] == *s) {
+                return ev;
             }
         }
     }
