@@ -2,7 +2,10 @@
 # Checks the AWS deploy path without an AWS account or Docker:
 #
 #   1. a venv (.venv) with pinned aws-sam-cli, cfn-lint and cargo-lambda (+ zig);
-#   2. cfn-lint and `sam validate --lint` on template.yaml;
+#   2. cfn-lint and `sam validate --lint` on template.yaml, and what SAM's own
+#      providers load from it (infra/scripts/sam_providers_check.py): every
+#      function for `sam build` / `sam local invoke`, the HTTP API routes, and
+#      `sam local start-api` failing on the WebSocket route keys;
 #   3. functions/tests: the template matches the code (routes,
 #      binaries, tables, IAM) and every file in events/ runs through its handler
 #      against the embedded DynamoDB;
@@ -70,6 +73,11 @@ step "cfn-lint template.yaml"
 cfn-lint template.yaml
 step "sam validate --lint"
 sam validate --lint --template template.yaml
+# docs/deploy.md says what `sam build`, `sam local invoke` and `sam local
+# start-api` do with this template; this runs SAM's own template readers (no
+# Docker) so that stays true when the template or the pinned SAM changes.
+step "SAM's providers on template.yaml (sam build / local invoke / local start-api)"
+"$venv/bin/python" infra/scripts/sam_providers_check.py template.yaml
 
 # Same package and feature selection as the workspace test run (test.sh), so
 # that after it nothing here recompiles.
