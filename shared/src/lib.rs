@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod model;
 pub mod pairing;
 pub mod protocol;
+pub mod sdk;
 pub mod store;
 pub mod tables;
 
