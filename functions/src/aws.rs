@@ -2,17 +2,19 @@
 //!
 //! The SDK configuration is built from the variables Lambda sets (`AWS_REGION`
 //! and the role's `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` /
-//! `AWS_SESSION_TOKEN`) rather than aws-config's full default chain: profiles,
-//! SSO, STS and IMDS are never used on Lambda, and leaving them out keeps every
-//! binary about 0.5 MB smaller. `AWS_ENDPOINT_URL_DYNAMODB` (or
+//! `AWS_SESSION_TOKEN`) rather than aws-config's default chain: profiles, SSO,
+//! STS and IMDS are never used on Lambda, and aws-config is not a dependency at
+//! all (it compiles three more SDK clients). `AWS_ENDPOINT_URL_DYNAMODB` (or
 //! `AWS_ENDPOINT_URL`) points DynamoDB elsewhere, for local runs.
 
 use std::time::Duration;
 
-use aws_config::environment::EnvironmentVariableCredentialsProvider;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::config::SharedCredentialsProvider;
+use aws_credential_types::provider::{error::CredentialsError, future};
+use aws_sdk_dynamodb::config::{
+    BehaviorVersion, Credentials, ProvideCredentials, Region, SharedCredentialsProvider,
+    timeout::TimeoutConfig,
+};
+use circle_shared::sdk::{SdkConfig, http_client};
 use circle_shared::{Settings, TableNames};
 
 /// A non-empty environment variable.
@@ -29,15 +31,44 @@ pub fn sdk_config() -> SdkConfig {
     let mut builder = SdkConfig::builder().behavior_version(BehaviorVersion::latest());
     builder.set_region(region.map(Region::new));
     builder
-        .credentials_provider(SharedCredentialsProvider::new(
-            EnvironmentVariableCredentialsProvider::new(),
-        ))
+        .credentials_provider(SharedCredentialsProvider::new(EnvironmentCredentials))
+        .http_client(http_client())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_millis(3100))
                 .build(),
         )
         .build()
+}
+
+/// The role's credentials from the environment, read at every resolution (the
+/// SDK's identity cache keeps them between), as aws-config's
+/// `EnvironmentVariableCredentialsProvider` does.
+#[derive(Debug)]
+struct EnvironmentCredentials;
+
+impl ProvideCredentials for EnvironmentCredentials {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::ready(credentials_from(env_var))
+    }
+}
+
+fn credentials_from(var: impl Fn(&str) -> Option<String>) -> Result<Credentials, CredentialsError> {
+    match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+        (Some(key), Some(secret)) => Ok(Credentials::new(
+            key,
+            secret,
+            var("AWS_SESSION_TOKEN"),
+            None,
+            "Environment",
+        )),
+        _ => Err(CredentialsError::not_loaded(
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set",
+        )),
+    }
 }
 
 /// A DynamoDB client, at `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL` if set.
@@ -67,5 +98,31 @@ impl Base {
             tables: TableNames::from_env(),
             settings: Settings::from_env(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_come_from_the_role_variables() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let creds = credentials_from(env(&[
+            ("AWS_ACCESS_KEY_ID", "AKID"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "token"),
+        ]))
+        .expect("both keys set");
+        assert_eq!(creds.access_key_id(), "AKID");
+        assert_eq!(creds.secret_access_key(), "secret");
+        assert_eq!(creds.session_token(), Some("token"));
+        assert!(credentials_from(env(&[("AWS_ACCESS_KEY_ID", "AKID")])).is_err());
     }
 }

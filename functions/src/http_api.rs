@@ -65,7 +65,6 @@ pub fn app(base: Base) -> App {
 fn named_stage(req: &Request) -> Option<String> {
     let stage = match req.request_context_ref()? {
         RequestContext::ApiGatewayV2(ctx) => ctx.stage.clone(),
-        RequestContext::ApiGatewayV1(ctx) => ctx.stage.clone(),
         _ => None,
     }?;
     (stage != "$default" && !stage.is_empty()).then_some(stage)
@@ -102,7 +101,6 @@ pub fn route_path(req: &Request) -> String {
 fn own_url(req: &Request) -> Option<String> {
     let domain = match req.request_context_ref()? {
         RequestContext::ApiGatewayV2(ctx) => ctx.domain_name.clone(),
-        RequestContext::ApiGatewayV1(ctx) => ctx.domain_name.clone(),
         _ => None,
     }?;
     Some(match named_stage(req) {
@@ -193,7 +191,6 @@ pub async fn respond(app: &App, urls: &PublicUrls, req: Request) -> Response<Bod
 fn source_ip(req: &Request) -> Option<String> {
     match req.request_context_ref()? {
         RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.clone(),
-        RequestContext::ApiGatewayV1(ctx) => ctx.identity.source_ip.clone(),
         _ => None,
     }
 }
@@ -233,9 +230,23 @@ pub async fn run() -> Result<(), Error> {
     let urls = PublicUrls::from_env();
     let (app, urls) = (&app, &urls);
     lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(respond(app, urls, req).await)
+        Ok::<_, Error>(AsIs(respond(app, urls, req).await))
     }))
     .await
+}
+
+/// A response handed to lambda_http unchanged. Its `IntoResponse` for a plain
+/// `Response` re-decodes every body by the charset of its content type, which
+/// links encoding_rs's tables of every legacy encoding (about 0.1 MB of the
+/// zip); every body here is `Body::Text`, already UTF-8.
+struct AsIs(Response<Body>);
+
+impl lambda_http::IntoResponse for AsIs {
+    fn into_response(
+        self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response<Body>> + Send>> {
+        Box::pin(std::future::ready(self.0))
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use circle_shared::{App, Settings, TableNames};
 use lambda_http::request::LambdaRequest;
 use serde_json::Value;
 
-use support::{Recorder, SAMPLE_ORGANIZER_KEY, event_text, sample_hash_key, seed_sample_group};
+use support::{Recorder, event_text, sample_hash_key, seed_sample_group};
 
 const WS_URL: &str = "wss://k7xq2m9v1d.execute-api.eu-west-1.amazonaws.com/prod";
 

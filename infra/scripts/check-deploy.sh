@@ -2,7 +2,10 @@
 # Checks the AWS deploy path without an AWS account or Docker:
 #
 #   1. a venv (.venv) with pinned aws-sam-cli, cfn-lint and cargo-lambda (+ zig);
-#   2. cfn-lint and `sam validate --lint` on template.yaml;
+#   2. cfn-lint and `sam validate --lint` on template.yaml, and what SAM's own
+#      providers load from it (infra/scripts/sam_providers_check.py): every
+#      function for `sam build` / `sam local invoke`, the HTTP API routes, and
+#      `sam local start-api` failing on the WebSocket route keys;
 #   3. functions/tests: the template matches the code (routes,
 #      binaries, tables, IAM) and every file in events/ runs through its handler
 #      against the embedded DynamoDB;
@@ -12,7 +15,8 @@
 #      and `cargo lambda invoke` with the $connect, join_group, $disconnect and
 #      POST /groups events;
 #   5. `cargo lambda build --release --arm64 --output-format zip` of all functions
-#      in one cargo invocation, printing each bootstrap.zip size (goal: < 3 MB).
+#      in one cargo invocation, printing each bootstrap.zip size; fails if
+#      any arm64 zip is 2,000,000 bytes or more.
 #
 #   infra/scripts/check-deploy.sh [--no-release]
 #
@@ -70,6 +74,11 @@ step "cfn-lint template.yaml"
 cfn-lint template.yaml
 step "sam validate --lint"
 sam validate --lint --template template.yaml
+# docs/deploy.md says what `sam build`, `sam local invoke` and `sam local
+# start-api` do with this template; this runs SAM's own template readers (no
+# Docker) so that stays true when the template or the pinned SAM changes.
+step "SAM's providers on template.yaml (sam build / local invoke / local start-api)"
+"$venv/bin/python" infra/scripts/sam_providers_check.py template.yaml
 
 # Same package and feature selection as the workspace test run (test.sh), so
 # that after it nothing here recompiles.
@@ -169,16 +178,25 @@ if [ "$release" = 1 ]; then
   build_start=$(date +%s)
   cargo-lambda lambda build --release "--$arch" --output-format zip --manifest-path functions/Cargo.toml
   echo "release build: $(( $(date +%s) - build_start )) s"
-  limit=$(( 3 * 1024 * 1024 ))
-  over=0
-  for bin in ws-connect ws-disconnect ws-join-group ws-message ws-leave-room ws-default http-api; do
+  # Lambda cold start grows with the package (docs/deploy.md, "Package size").
+  # The limit is for the arm64 artifacts that are deployed; an x86-64 fallback
+  # build only reports. Every binary in functions/src/bin is a function.
+  limit=2000000
+  over=()
+  for src in functions/src/bin/*.rs; do
+    bin=$(basename "$src" .rs)
     zip="$target_dir/lambda/$bin/bootstrap.zip"
     [ -f "$zip" ] || fail "no artifact $zip"
     size=$(stat -c %s "$zip")
-    awk -v b="$bin" -v s="$size" -v a="$arch" 'BEGIN { printf "%-16s %9d bytes  %5.2f MiB  (%s)\n", b, s, s / 1048576, a }'
-    [ "$size" -lt "$limit" ] || over=1
+    awk -v b="$bin" -v s="$size" -v a="$arch" 'BEGIN { printf "%-16s %9d bytes  %5.2f MB  (%s)\n", b, s, s / 1e6, a }'
+    [ "$size" -lt "$limit" ] || over+=("$bin")
   done
-  [ "$over" = 0 ] || fail "an artifact is over 3 MiB"
+  if [ "${#over[@]}" -gt 0 ]; then
+    if [ "$arch" = arm64 ]; then
+      fail "bootstrap.zip of ${over[*]} is $limit bytes or more"
+    fi
+    echo "WARNING: ${over[*]} over $limit bytes on $arch; the limit is checked on arm64" >&2
+  fi
 fi
 
 step "done"

@@ -234,10 +234,11 @@ impl std::fmt::Debug for App {
 
 /// An SDK config for the local world: a fixed region and static dummy
 /// credentials, since nothing local checks them and no account is needed.
-pub fn local_sdk_config() -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
+pub fn local_sdk_config() -> crate::sdk::SdkConfig {
+    crate::sdk::SdkConfig::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .http_client(crate::sdk::http_client())
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
             aws_sdk_dynamodb::config::Credentials::new(
                 "local",

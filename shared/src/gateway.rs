@@ -59,7 +59,7 @@ pub struct ApiGatewayManagement {
 
 impl ApiGatewayManagement {
     /// `endpoint` is `https://{domain}/{stage}` on AWS, `http://127.0.0.1:{port}` locally.
-    pub fn new(sdk_config: &aws_config::SdkConfig, endpoint: &str) -> Self {
+    pub fn new(sdk_config: &crate::sdk::SdkConfig, endpoint: &str) -> Self {
         let config = apigw::config::Builder::from(sdk_config)
             .endpoint_url(endpoint)
             .build();

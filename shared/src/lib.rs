@@ -22,6 +22,7 @@ pub mod prompts;
 pub mod protocol;
 pub mod ratelimit;
 pub mod rounds;
+pub mod sdk;
 pub mod secrets;
 pub mod store;
 pub mod tables;

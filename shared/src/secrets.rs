@@ -6,12 +6,8 @@
 //! from the stack key and the circle's random id: pseudonymous, different in
 //! every circle, and never stored, so a copy of the tables alone links nothing.
 
-use hmac::{Hmac, KeyInit, Mac};
 use rand::Rng;
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
-
-type HmacSha256 = Hmac<Sha256>;
+use ring::hmac;
 
 /// Letters and digits that read without ambiguity, for ids and tokens.
 const TOKEN_CHARS: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -68,15 +64,15 @@ impl HashKey {
     }
 
     fn mac(&self, domain: &str, parts: &[&[u8]]) -> Vec<u8> {
-        let mut mac =
-            HmacSha256::new_from_slice(&self.0).expect("HMAC-SHA256 takes a key of any length");
-        mac.update(domain.as_bytes());
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &self.0);
+        let mut ctx = hmac::Context::with_key(&key);
+        ctx.update(domain.as_bytes());
         for part in parts {
             // Length-prefixed so ("ab","c") and ("a","bc") hash differently.
-            mac.update(&(part.len() as u64).to_be_bytes());
-            mac.update(part);
+            ctx.update(&(part.len() as u64).to_be_bytes());
+            ctx.update(part);
         }
-        mac.finalize().into_bytes().to_vec()
+        ctx.sign().as_ref().to_vec()
     }
 
     /// A keyed hash for storage, hex.
@@ -88,16 +84,19 @@ impl HashKey {
     /// own key (derived from this key and the circle's random id).
     pub fn member_id(&self, circle_id: &str, member_secret: &str) -> String {
         let circle_key = self.mac("circle-member-key", &[circle_id.as_bytes()]);
-        let mut mac =
-            HmacSha256::new_from_slice(&circle_key).expect("HMAC-SHA256 takes a key of any length");
-        mac.update(member_secret.as_bytes());
-        hex(&mac.finalize().into_bytes()[..MEMBER_ID_BYTES])
+        let tag = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, &circle_key),
+            member_secret.as_bytes(),
+        );
+        hex(&tag.as_ref()[..MEMBER_ID_BYTES])
     }
 
     /// Whether `secret` hashes (under `domain`) to `stored`, in constant time.
     pub fn verify(&self, domain: &str, secret: &str, stored: &str) -> bool {
         let got = self.hash(domain, secret);
-        got.as_bytes().ct_eq(stored.as_bytes()).into()
+        got.len() == stored.len()
+            && ring::constant_time::verify_slices_are_equal(got.as_bytes(), stored.as_bytes())
+                .is_ok()
     }
 }
 
