@@ -593,6 +593,7 @@ function startResume() {
   for (const p of list.querySelectorAll('.msg.pending')) markFailed(p);
   banner('Reconnecting…');
   updateComposer();
+  tick();
   tryResume();
 }
 
@@ -857,7 +858,7 @@ function tick() {
   b.hidden = !r || r.number <= breakNumber;
   setText(b, b.hidden ? '' : roundLine);
   const c = $('chat-timer');
-  const ends = room && state === 'chat' ? room.endsAt || (r ? r.endsAt : 0) : 0;
+  const ends = room && (state === 'chat' || state === 'resuming') ? room.endsAt || (r ? r.endsAt : 0) : 0;
   c.hidden = !ends;
   setText(c, !ends ? '' : ends > now
     ? `${r ? `Round ${r.number} · ` : ''}${clock(ends - now)} left`
@@ -933,6 +934,7 @@ function endChat(text) {
   $('chat-title').textContent = `Chat with ${room.partner.name} ended`;
   $('ended-text').textContent = text;
   $('ended').hidden = false;
+  $('prompt').hidden = true;
   $('composer').hidden = true;
   $('chat-live-actions').hidden = true;
   $('again-btn').focus();
