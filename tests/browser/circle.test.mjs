@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   BASE, CODE_RE, MEMBER_RE, launch, newPage as open, screenshotter, waitText, visible, until,
-  checkA11y, axeLog, countTones, setHidden, focusStaysIn,
+  checkA11y, axeLog, countTones, setHidden, focusStaysIn, recorder, GRACE_S,
 } from './helpers.mjs';
 
 const EVIL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"> & <b>bold</b>';
@@ -23,22 +23,6 @@ async function newPage(label, options) {
   const entry = await open(browser, label, options);
   pages.push(entry);
   return entry;
-}
-
-// Routes a context's sockets to the real server, keeping every frame the page sends.
-function recorder() {
-  const rec = { frames: [], server: null };
-  rec.route = (ws) => {
-    const server = ws.connectToServer();
-    rec.server = server;
-    ws.onMessage((m) => {
-      try { rec.frames.push(JSON.parse(m)); } catch { rec.frames.push(m); }
-      server.send(m);
-    });
-  };
-  rec.joins = () => rec.frames.filter((f) => f && f.action === 'join_group');
-  rec.actions = () => rec.frames.map((f) => f && f.action);
-  return rec;
 }
 
 before(async () => {
@@ -333,7 +317,8 @@ test('create, join, chat, next, disconnect and rejoin in real browsers', { timeo
 
   await t.test('a partner closing the page shows "disconnected"; Find someone new pairs again', async () => {
     await B.context.close();
-    await waitText(A.page.locator('#ended-text'), 'Ann disconnected.');
+    // With Part 2 the seat is held for a resume first (A sees "Ann is reconnecting…").
+    await waitText(A.page.locator('#ended-text'), 'Ann disconnected.', (GRACE_S + 10) * 1000);
     await screenshot(A.page, 'partner-disconnected');
     await checkA11y(A.page, 'chat ended');
 
@@ -347,11 +332,16 @@ test('create, join, chat, next, disconnect and rejoin in real browsers', { timeo
 
   await t.test('a dropped connection is said, and Rejoin goes back to the lobby', async () => {
     assert.ok(cRec.server, "Ben's socket was routed");
-    // This room has no resume token (a server without Part 2): the chat ends at once.
+    // A server with Part 2 holds the seat for a resume: keep the network down until the grace is over.
+    const resumable = !!(cRec.lastRoom() || {}).resume;
+    const wait = resumable ? (GRACE_S + 10) * 1000 : undefined;
+    cRec.refuse = resumable;
     await cRec.server.close({ code: 4000, reason: 'the test drops the connection' });
-    await waitText(C.page.locator('#screen-trouble h1'), 'Connection lost');
+    if (resumable) await waitText(C.page.locator('#conn-banner'), 'Reconnecting…');
+    await waitText(C.page.locator('#screen-trouble h1'), 'Connection lost', wait);
     await waitText(C.page.locator('#trouble-text'), 'chat with Cy has ended');
-    await waitText(A.page.locator('#ended-text'), 'Ben disconnected.');
+    await waitText(A.page.locator('#ended-text'), 'Ben disconnected.', wait);
+    cRec.refuse = false;
     await screenshot(C.page, 'connection-lost-mobile');
     await checkA11y(C.page, 'connection lost');
     await C.page.getByRole('button', { name: 'Rejoin' }).click();

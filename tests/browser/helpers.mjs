@@ -147,3 +147,26 @@ export async function focusStaysIn(page, selector, times = 12, shift = false) {
   }
   return true;
 }
+
+const parse = (m) => { try { return JSON.parse(m); } catch { return m; } };
+
+// Routes a context's sockets to the real server, keeping every frame each way.
+// `refuse = true` makes new sockets fail at once (a network that is down).
+export function recorder() {
+  const rec = { frames: [], events: [], server: null, sockets: 0, refuse: false };
+  rec.route = (ws) => {
+    rec.sockets += 1;
+    if (rec.refuse) { ws.close({ code: 4001, reason: 'the test refuses this connection' }); return; }
+    const server = ws.connectToServer();
+    rec.server = server;
+    ws.onMessage((m) => { rec.frames.push(parse(m)); server.send(m); });
+    server.onMessage((m) => { rec.events.push(parse(m)); ws.send(m); });
+  };
+  rec.joins = () => rec.frames.filter((f) => f && f.action === 'join_group');
+  rec.actions = () => rec.frames.map((f) => f && f.action);
+  rec.lastRoom = () => rec.events.filter((e) => e && e.event === 'join_room').pop();
+  return rec;
+}
+
+// How long the server holds a dropped seat (run.sh sets it).
+export const GRACE_S = Number(process.env.GRACE_S) || 30;
