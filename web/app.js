@@ -1168,8 +1168,8 @@ function updateSafety() {
   $('break-safety').hidden = !(screen === 'break' && room && (open || room.safety));
   for (const id of ['report-btn', 'block-btn', 'break-report-btn', 'break-block-btn']) $(id).disabled = !!safetyPending || !open;
   if (room) {
-    $('break-report-btn').textContent = `Report ${room.partner.name}`;
-    $('break-block-btn').textContent = `Block ${room.partner.name}`;
+    setText($('break-report-btn'), `Report ${room.partner.name}`);
+    setText($('break-block-btn'), `Block ${room.partner.name}`);
     if (!room.safety) setText($('break-safety-text'), `Was something wrong in your chat with ${room.partner.name}? You can still report or block them for a few minutes.`);
   }
   $('break-safety').querySelector('.actions').hidden = !!(room && room.safety);

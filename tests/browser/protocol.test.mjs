@@ -24,12 +24,15 @@ async function newPage(label, options) {
   return entry;
 }
 
-// A desktop and a phone-sized screenshot of the same state.
+// Desktop and phone-sized screenshots of the same state (the phone one in both colour schemes).
 async function shots(page, name) {
   const own = page.viewportSize();
   await screenshot(page, `${name}-desktop`);
   await page.setViewportSize(MOBILE);
   await screenshot(page, `${name}-mobile`);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await screenshot(page, `${name}-mobile-dark`);
+  await page.emulateMedia({ colorScheme: null });
   await page.setViewportSize(own || DESKTOP);
 }
 
