@@ -2,7 +2,13 @@
 # Circle's browser test: Debian's chromium driven by playwright-core against the
 # local stack (circle-local --memory) on a free 127.0.0.1 port.
 #
-#   tests/browser/run.sh
+#   tests/browser/run.sh                   circle.test.mjs and protocol.test.mjs
+#   CIRCLE_PART2=1 tests/browser/run.sh    also part2.test.mjs (needs the Part 2 server)
+#
+# circle.test.mjs drives the page against the stack; protocol.test.mjs drives the
+# page's Part 2 screens against a stand-in for the README's protocol (the stack
+# only serves the page); part2.test.mjs is the Part 2 flows end to end against
+# the real server, run with a short resume grace.
 #
 # Screenshots land in tests/artifacts/screens/, the stack's log in
 # tests/artifacts/circle-local.log. Never downloads a browser.
@@ -35,7 +41,15 @@ port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()
 mkdir -p "$artifacts/screens"
 rm -f "$artifacts"/screens/*.png
 log="$artifacts/circle-local.log"
-"$bin" --port "$port" --memory >"$log" 2>&1 &
+tests=(circle.test.mjs protocol.test.mjs)
+stack_args=(--port "$port" --memory)
+grace_s=30
+if [ "${CIRCLE_PART2:-}" = 1 ]; then
+  grace_s=3
+  tests+=(part2.test.mjs)
+  stack_args+=(--resume-grace "${grace_s}s")
+fi
+"$bin" "${stack_args[@]}" >"$log" 2>&1 &
 stack_pid=$!
 cleanup() {
   if kill -0 "$stack_pid" 2>/dev/null; then
@@ -65,5 +79,5 @@ done
 # 4. The test, with Node's own runner (prints its pass/fail summary).
 echo "== node --test"
 cd "$here"
-CIRCLE_URL="$url" SCREENS_DIR="$artifacts/screens" \
-  node --test --test-reporter=spec --test-timeout=240000 circle.test.mjs
+CIRCLE_URL="$url" SCREENS_DIR="$artifacts/screens" GRACE_S="$grace_s" \
+  node --test --test-reporter=spec --test-timeout=300000 "${tests[@]}"
