@@ -63,16 +63,25 @@ impl HashKey {
         Self(bytes)
     }
 
-    fn mac(&self, domain: &str, parts: &[&[u8]]) -> Vec<u8> {
-        let key = hmac::Key::new(hmac::HMAC_SHA256, &self.0);
-        let mut ctx = hmac::Context::with_key(&key);
-        ctx.update(domain.as_bytes());
+    fn key(&self) -> hmac::Key {
+        hmac::Key::new(hmac::HMAC_SHA256, &self.0)
+    }
+
+    /// What is hashed: the domain, then each part length-prefixed, so
+    /// ("ab","c") and ("a","bc") hash differently.
+    fn message(domain: &str, parts: &[&[u8]]) -> Vec<u8> {
+        let mut msg = domain.as_bytes().to_vec();
         for part in parts {
-            // Length-prefixed so ("ab","c") and ("a","bc") hash differently.
-            ctx.update(&(part.len() as u64).to_be_bytes());
-            ctx.update(part);
+            msg.extend_from_slice(&(part.len() as u64).to_be_bytes());
+            msg.extend_from_slice(part);
         }
-        ctx.sign().as_ref().to_vec()
+        msg
+    }
+
+    fn mac(&self, domain: &str, parts: &[&[u8]]) -> Vec<u8> {
+        hmac::sign(&self.key(), &Self::message(domain, parts))
+            .as_ref()
+            .to_vec()
     }
 
     /// A keyed hash for storage, hex.
@@ -91,12 +100,18 @@ impl HashKey {
         hex(&tag.as_ref()[..MEMBER_ID_BYTES])
     }
 
-    /// Whether `secret` hashes (under `domain`) to `stored`, in constant time.
+    /// Whether `secret` hashes (under `domain`) to `stored`; ring compares the
+    /// tags in constant time.
     pub fn verify(&self, domain: &str, secret: &str, stored: &str) -> bool {
-        let got = self.hash(domain, secret);
-        got.len() == stored.len()
-            && ring::constant_time::verify_slices_are_equal(got.as_bytes(), stored.as_bytes())
-                .is_ok()
+        let Some(tag) = unhex(stored) else {
+            return false;
+        };
+        hmac::verify(
+            &self.key(),
+            &Self::message(domain, &[secret.as_bytes()]),
+            &tag,
+        )
+        .is_ok()
     }
 }
 
@@ -105,6 +120,16 @@ pub mod domain {
     pub const ORGANIZER: &str = "organizer-key";
     pub const RESUME: &str = "resume-token";
     pub const ADDRESS: &str = "source-address";
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 fn hex(bytes: &[u8]) -> String {
