@@ -457,3 +457,25 @@ fn every_event_file_is_exercised() {
         assert!(named, "no sample event for {route} ({bin})");
     }
 }
+
+#[tokio::test]
+async fn each_function_serves_only_its_own_actions() {
+    let w = world(Settings::default()).await;
+    let me = "routes-Vx1lZcIM=";
+    assert_eq!(
+        run_ws(&w.app, with_connection(ws_event("ws-connect.json"), me)).await,
+        200
+    );
+    let join = with_connection(ws_event("ws-join-group.json"), me);
+    // The message, leave and default functions don't join.
+    for handler in [ws::on_message, ws::on_ending, ws::on_default] {
+        assert_eq!(handler(&w.app, &join).await.status_code, 200);
+        assert_eq!(
+            only_event(&w.posts.take(), me, "error")["code"],
+            "bad_request"
+        );
+    }
+    // The join function does.
+    assert_eq!(ws::on_join(&w.app, &join).await.status_code, 200);
+    assert_eq!(kinds_for(&w.posts.take(), me), ["waiting"]);
+}

@@ -542,6 +542,25 @@ fn each_function_gets_only_the_rights_it_uses() {
 }
 
 #[test]
+fn each_routes_function_timeout_is_the_one_the_emulator_applies() {
+    let t = template();
+    let global = at(&t, &["Globals", "Function", "Timeout"])
+        .as_u64()
+        .expect("a number");
+    for (route, bin) in FUNCTIONS {
+        let function = function_of_binary(&t, bin);
+        let secs = get(props(resources(&t)[&function]), "Timeout")
+            .and_then(Value::as_u64)
+            .unwrap_or(global);
+        assert_eq!(
+            std::time::Duration::from_secs(secs),
+            circle_shared::handlers::timeouts::route_timeout(route),
+            "{route} ({function})"
+        );
+    }
+}
+
+#[test]
 fn timers_run_on_an_sqs_queue_read_by_the_timer_function() {
     let t = template();
     let queue = resources(&t)["TimerQueue"];

@@ -25,6 +25,12 @@ pub struct Limits {
     /// connections) a burst, say 10,000 sockets closing at once, puts on the
     /// embedded DynamoDB.
     pub max_concurrency: usize,
+    /// Invoke a connection's frames concurrently, as Lambda may (default: one
+    /// at a time, in order).
+    pub concurrent_frames: bool,
+    /// Cut this route's handler off after this instead of its function's
+    /// timeout from `template.yaml` (for tests of the cut-off).
+    pub handler_timeout: Option<(&'static str, Duration)>,
 }
 
 impl Default for Limits {
@@ -36,6 +42,8 @@ impl Default for Limits {
             max_lifetime: Duration::from_secs(2 * 3600),
             integration_timeout: Duration::from_secs(29),
             max_concurrency: 64,
+            concurrent_frames: false,
+            handler_timeout: None,
         }
     }
 }

@@ -79,6 +79,7 @@ pub(crate) async fn metrics(State(state): State<Arc<Shared>>) -> Response {
         "rss_bytes": memory.rss_bytes,
         "peak_rss_bytes": memory.peak_rss_bytes,
         "connections": state.registry.len(),
+        "frames_in_flight_peak": state.frames_in_flight_peak.load(std::sync::atomic::Ordering::Relaxed),
     }))
     .into_response()
 }

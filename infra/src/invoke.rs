@@ -1,7 +1,9 @@
 //! Invoking a route the way API Gateway invokes its Lambda: the event JSON is
 //! deserialized into the typed request, the handler runs on its own task (a
-//! panic is an integration failure, not a crash), and the integration timeout
-//! applies. The handler is the very function the Lambdas call.
+//! panic is an integration failure, not a crash) and is cut off at its
+//! function's timeout from `template.yaml`, as Lambda would, and the 29 s
+//! integration timeout covers the whole. The handler is the very function the
+//! Lambdas call.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +22,8 @@ pub enum InvokeError {
     Panicked,
     #[error("the integration timed out")]
     TimedOut,
+    #[error("the function ran past its timeout and was stopped")]
+    CutOff,
 }
 
 impl InvokeError {
@@ -27,7 +31,10 @@ impl InvokeError {
     pub fn client_frame(&self, connection_id: &str, request_id: &str) -> String {
         let message = match self {
             InvokeError::TimedOut => "Endpoint request timed out",
-            InvokeError::Event(_) | InvokeError::Panicked => "Internal server error",
+            // A Lambda that times out is a failed integration to API Gateway.
+            InvokeError::Event(_) | InvokeError::Panicked | InvokeError::CutOff => {
+                "Internal server error"
+            }
         };
         json!({"message": message, "connectionId": connection_id, "requestId": request_id})
             .to_string()
@@ -43,13 +50,15 @@ pub struct Invocation {
 }
 
 /// Runs `circle_shared::handlers::ws::handle` on `event` once one of `slots` is
-/// free. The timeout covers the wait and the run; a timed-out handler keeps
-/// running (and its slot) in the background, as a Lambda would.
+/// free. The handler is stopped at its function's timeout (from
+/// `template.yaml`, or `cut_off` for its route), as Lambda stops a function;
+/// the integration `timeout` covers the wait and the run.
 pub async fn invoke(
     app: &App,
     slots: &Arc<Semaphore>,
     event: Value,
     timeout: Duration,
+    cut_off: Option<(&'static str, Duration)>,
 ) -> Invocation {
     let request_id = event["requestContext"]["requestId"]
         .as_str()
@@ -71,17 +80,28 @@ pub async fn invoke(
     };
     let app = app.clone();
     let slots = Arc::clone(slots);
+    let cut_off = match cut_off {
+        Some((route, d)) if route == route_key => d,
+        _ => circle_shared::handlers::timeouts::route_timeout(&route_key),
+    };
     let run = async move {
         // The semaphore is never closed, so a permit always comes.
         let permit = slots
             .acquire_owned()
             .await
             .map_err(|_| InvokeError::Panicked)?;
-        let task = tokio::spawn(async move {
+        let mut task = tokio::spawn(async move {
             let _permit = permit;
             circle_shared::handlers::ws::handle(&app, request).await
         });
-        task.await.map_err(|_| InvokeError::Panicked)
+        match tokio::time::timeout(cut_off, &mut task).await {
+            Ok(done) => done.map_err(|_| InvokeError::Panicked),
+            Err(_) => {
+                // Lambda stops the function: nothing after this point runs.
+                task.abort();
+                Err(InvokeError::CutOff)
+            }
+        }
     };
     let result = match tokio::time::timeout(timeout, run).await {
         Ok(result) => result,

@@ -5,6 +5,10 @@
 //! ones the Lambdas run, reached through the real AWS SDK clients: only endpoints
 //! and credentials differ from AWS.
 //!
+//! For tests, `POST /_local/connections/{id}/vanish` (loopback only) makes a
+//! client vanish without a close, the way a phone that lost its network does on
+//! AWS: posts to it keep answering 200 until the idle timeout.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), circle_local::StackError> {
 //! let stack = circle_local::Stack::start(circle_local::Config::ephemeral()).await?;
@@ -66,6 +70,8 @@ pub(crate) struct Shared {
     pub closing: AtomicBool,
     /// Concurrent invocations, see [`Limits::max_concurrency`].
     pub slots: Arc<tokio::sync::Semaphore>,
+    /// The most frames of one connection ever handled at once.
+    pub frames_in_flight_peak: std::sync::atomic::AtomicUsize,
 }
 
 /// A running local stack.
@@ -184,18 +190,28 @@ impl Stack {
             slots: Arc::new(tokio::sync::Semaphore::new(
                 config.limits.max_concurrency.max(1),
             )),
+            frames_in_flight_peak: std::sync::atomic::AtomicUsize::new(0),
         });
 
         let management_limit =
             DefaultBodyLimit::max(config.limits.max_message_bytes.saturating_mul(2));
+        let connections = || {
+            get(management::get)
+                .post(management::post)
+                .delete(management::delete)
+                .layer(management_limit.clone())
+        };
         let router = Router::new()
             .route("/ws", any(socket::upgrade))
+            .route("/@connections/{id}", connections())
+            // As on AWS: https://{api}.execute-api.{region}.amazonaws.com/{stage}/@connections/{id}
             .route(
-                "/@connections/{id}",
-                get(management::get)
-                    .post(management::post)
-                    .delete(management::delete)
-                    .layer(management_limit),
+                &format!("/{}/@connections/{{id}}", config.stage),
+                connections(),
+            )
+            .route(
+                "/_local/connections/{id}/vanish",
+                axum::routing::post(management::vanish),
             )
             .route("/groups", any(http_api::groups))
             .route("/groups/{code}", any(http_api::groups))
@@ -288,6 +304,24 @@ impl Stack {
     /// Open WebSocket connections.
     pub fn connections(&self) -> usize {
         self.shared.registry.len()
+    }
+
+    /// The most frames of one connection ever handled at once (1 unless
+    /// `concurrent_frames`).
+    pub fn frames_in_flight_peak(&self) -> usize {
+        self.shared.frames_in_flight_peak.load(Ordering::Relaxed)
+    }
+
+    /// Makes a client vanish without a close, as a phone that lost its network
+    /// does on AWS (see `socket.rs`); `false` for an unknown id.
+    pub fn vanish(&self, connection_id: &str) -> bool {
+        match self.shared.registry.get(connection_id) {
+            Some(conn) => {
+                conn.vanish();
+                true
+            }
+            None => false,
+        }
     }
 
     /// The ids of the open connections (what `@connections` takes); for tests and

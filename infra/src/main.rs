@@ -46,6 +46,12 @@ struct Args {
     /// Route handlers running at once (like a Lambda concurrency limit); more wait.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
     concurrency: u16,
+    /// Invoke a connection's frames concurrently, as Lambda may (default: in order).
+    #[arg(long)]
+    concurrent_frames: bool,
+    /// How long a room is held for a member whose socket dropped (e.g. 30s).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    resume_grace: Duration,
     /// Stage name put in WebSocket events.
     #[arg(long, default_value = "local")]
     stage: String,
@@ -96,6 +102,7 @@ fn config(args: Args) -> Config {
     settings.limits = settings.limits.scaled(args.limits_scale);
     settings.lobby_shards = args.lobby_shards;
     settings.round_minute = args.round_minute;
+    settings.resume_grace = args.resume_grace;
     Config {
         host: args.host,
         port: args.port,
@@ -112,6 +119,7 @@ fn config(args: Args) -> Config {
             idle_timeout: args.idle_timeout,
             max_lifetime: args.max_lifetime,
             max_concurrency: usize::from(args.concurrency),
+            concurrent_frames: args.concurrent_frames,
             ..Limits::default()
         },
         settings,

@@ -114,6 +114,25 @@ pub(crate) async fn get(
         .into_response()
 }
 
+/// `POST /_local/connections/{id}/vanish` (a test switch, loopback only): the
+/// client vanishes without a close; 204, or 404 for an unknown id.
+pub(crate) async fn vanish(
+    State(state): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+) -> Response {
+    if !peer.ip().is_loopback() {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    match state.registry.get(&id) {
+        Some(conn) => {
+            conn.vanish();
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 /// `DELETE @connections/{id}`: closes the socket; `$disconnect` follows.
 pub(crate) async fn delete(
     State(state): State<Arc<Shared>>,

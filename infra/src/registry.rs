@@ -2,7 +2,7 @@
 //! clean shutdown closes and waits for.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -44,6 +44,9 @@ pub struct Connection {
     outbox: mpsc::Sender<Outbound>,
     close: Mutex<Option<CloseRequest>>,
     close_signal: Notify,
+    /// The client vanished without a close (a test switch): posts still "succeed".
+    vanished: AtomicBool,
+    vanish_signal: Notify,
 }
 
 impl Connection {
@@ -56,6 +59,8 @@ impl Connection {
             outbox: tx,
             close: Mutex::new(None),
             close_signal: Notify::new(),
+            vanished: AtomicBool::new(false),
+            vanish_signal: Notify::new(),
         });
         (conn, rx)
     }
@@ -72,8 +77,31 @@ impl Connection {
         self.last_active_ms.store(now_ms, Ordering::Relaxed);
     }
 
-    /// Queues a frame without waiting.
+    /// Makes the client vanish as a phone that lost its network does on AWS:
+    /// nothing reaches it or comes from it any more, yet `@connections` keeps
+    /// accepting posts for it until the idle timeout ends the connection.
+    pub fn vanish(&self) {
+        self.vanished.store(true, Ordering::SeqCst);
+        self.vanish_signal.notify_one();
+    }
+
+    pub fn is_vanished(&self) -> bool {
+        self.vanished.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once the client vanished.
+    pub async fn vanished(&self) {
+        while !self.is_vanished() {
+            self.vanish_signal.notified().await;
+        }
+    }
+
+    /// Queues a frame without waiting (a vanished client's frames are dropped,
+    /// as the gateway's are into a dead network).
     pub fn send(&self, frame: Outbound) -> Result<(), SendError> {
+        if self.is_vanished() {
+            return Ok(());
+        }
         self.outbox.try_send(frame).map_err(|err| match err {
             mpsc::error::TrySendError::Full(_) => SendError::Full,
             mpsc::error::TrySendError::Closed(_) => SendError::Gone,

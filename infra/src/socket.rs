@@ -3,9 +3,10 @@
 //! - `$connect` runs before the upgrade completes; a non-2xx answer refuses the
 //!   handshake with that status and no socket is opened.
 //! - each frame is an invocation on the route `$request.body.action` selects; a
-//!   connection's frames are processed one at a time, in order. (AWS may run a
-//!   connection's invocations concurrently; the handlers must not rely on the
-//!   order, and the pairing core does not.) Route responses are not sent back:
+//!   connection's frames are processed one at a time, in order, or, with
+//!   `concurrent_frames`, all at once as AWS may run them. Each handler is cut
+//!   off at its function's timeout. A binary frame closes the socket with 1003
+//!   and invokes nothing, as on AWS. Route responses are not sent back:
 //!   server events reach clients only through `@connections`. A failed
 //!   integration gets API Gateway's `{"message":"Internal server error",…}` frame.
 //! - a frame over 32 KB or a message over 128 KB closes the socket with 1009;
@@ -14,6 +15,9 @@
 //!   with 1000.
 //! - `$disconnect` runs once the socket is gone, with the close code and reason
 //!   (1005 when the client's close frame had none, 1006 when it just vanished).
+//! - a test switch makes a client vanish without a close ([`Connection::vanish`]):
+//!   as on AWS, the gateway keeps it and accepts posts for it until the idle
+//!   timeout, then `$disconnect` runs (1001).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +28,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncReadExt;
@@ -144,6 +149,7 @@ pub(crate) async fn upgrade(
         &state.slots,
         connect,
         state.limits.integration_timeout,
+        state.limits.handler_timeout,
     )
     .await;
     let response = match result {
@@ -227,16 +233,11 @@ enum Ending {
     Fault(u16, &'static str),
     /// The socket just went away.
     Abnormal,
+    /// The client vanished without a close (the test switch).
+    Vanished,
 }
 
 type Pending = std::pin::Pin<Box<dyn Future<Output = Invocation> + Send>>;
-
-async fn finish(pending: &mut Option<Pending>) -> Invocation {
-    match pending {
-        Some(f) => f.await,
-        None => std::future::pending().await,
-    }
-}
 
 fn to_message(frame: Outbound) -> Message {
     match frame {
@@ -269,7 +270,13 @@ async fn run(
     );
     let lifetime = tokio::time::sleep(limits.max_lifetime.saturating_sub(age));
     tokio::pin!(idle, lifetime);
-    let mut pending: Option<Pending> = None;
+    // Invocations under way: at most one (in order), or any number.
+    let mut in_flight: FuturesUnordered<Pending> = FuturesUnordered::new();
+    let max_in_flight = if limits.concurrent_frames {
+        usize::MAX
+    } else {
+        1
+    };
 
     let ending = loop {
         tokio::select! {
@@ -282,14 +289,13 @@ async fn run(
                 }
             }
             request = conn.close_requested() => break Ending::Server(request),
-            done = finish(&mut pending), if pending.is_some() => {
-                pending = None;
-                report(&conn, &done);
-            }
-            frame = socket.next(), if pending.is_none() => {
+            () = conn.vanished() => break Ending::Vanished,
+            Some(done) = in_flight.next(), if !in_flight.is_empty() => report(&conn, &done),
+            frame = socket.next(), if in_flight.len() < max_in_flight => {
                 let body = match frame {
                     Some(Ok(Message::Text(text))) => FrameBody::Text(text.as_str().to_owned()),
-                    Some(Ok(Message::Binary(bytes))) => FrameBody::Binary(bytes.to_vec()),
+                    // AWS's rule: a binary frame closes the connection, nothing is invoked.
+                    Some(Ok(Message::Binary(_))) => break Ending::Fault(1003, "Binary frames are not supported"),
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
                         conn.touch(ids::now_ms());
                         idle.as_mut().reset(Instant::now() + limits.idle_timeout);
@@ -306,21 +312,36 @@ async fn run(
                 idle.as_mut().reset(Instant::now() + limits.idle_timeout);
                 let event = event::message(&state.api, &conn.info, &body);
                 let (app, slots) = (state.app.clone(), Arc::clone(&state.slots));
-                let timeout = limits.integration_timeout;
-                pending = Some(Box::pin(async move { invoke(&app, &slots, event, timeout).await }));
+                let (timeout, cut_off) = (limits.integration_timeout, limits.handler_timeout);
+                in_flight.push(Box::pin(async move { invoke(&app, &slots, event, timeout, cut_off).await }));
+                state.frames_in_flight_peak.fetch_max(in_flight.len(), Ordering::Relaxed);
             }
             () = &mut idle => break Ending::Server(CloseRequest { code: 1001, reason: GOING_AWAY.into() }),
             () = &mut lifetime => break Ending::Server(CloseRequest { code: 1001, reason: GOING_AWAY.into() }),
         }
     };
 
-    // From here `@connections` answers 410, as on AWS while `$disconnect` runs.
-    state.registry.remove(conn.id());
-    drop(outbox);
-    let (code, reason) = close_socket(socket, ending).await;
-    if let Some(done) = pending.take() {
-        let _ = done.await;
-    }
+    let (code, reason) = if matches!(ending, Ending::Vanished) {
+        // The network is gone: the client's side just stops. The gateway only
+        // notices at the idle timeout (or the lifetime, or a DELETE); until then
+        // the connection stays, and posts to it are accepted and lost.
+        drop(socket);
+        tokio::select! {
+            () = &mut idle => {}
+            () = &mut lifetime => {}
+            _ = conn.close_requested() => {}
+        }
+        state.registry.remove(conn.id());
+        drop(outbox);
+        (1001, GOING_AWAY.to_owned())
+    } else {
+        // From here `@connections` answers 410, as on AWS while `$disconnect` runs.
+        state.registry.remove(conn.id());
+        drop(outbox);
+        close_socket(socket, ending).await
+    };
+    // Invocations under way are their own Lambdas: they finish (or are cut off).
+    while in_flight.next().await.is_some() {}
     tracing::debug!(connection_id = conn.id(), code, reason = %reason, "disconnected");
     disconnect(state, &conn.info, code, &reason).await;
 }
@@ -376,6 +397,7 @@ async fn close_socket(mut socket: Socket, ending: Ending) -> (u16, String) {
             (code, reason.to_owned())
         }
         Ending::Abnormal => (1006, "Connection closed abnormally".to_owned()),
+        Ending::Vanished => (1001, GOING_AWAY.to_owned()),
     }
 }
 
@@ -386,6 +408,7 @@ async fn disconnect(state: &Shared, info: &ConnectionInfo, code: u16, reason: &s
         &state.slots,
         event,
         state.limits.integration_timeout,
+        state.limits.handler_timeout,
     )
     .await;
 }

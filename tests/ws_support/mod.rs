@@ -22,9 +22,16 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// The longest any single expected event may take.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// Whether this run invokes a connection's frames concurrently, as Lambda may
+/// (`CIRCLE_CONCURRENT_FRAMES=1`; the test script runs the suites both ways).
+pub fn concurrent_frames() -> bool {
+    std::env::var("CIRCLE_CONCURRENT_FRAMES").is_ok_and(|v| v == "1")
+}
+
 /// A stack in memory on free ports, with `adjust` applied to the config.
 pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Stack {
     let mut config = Config::ephemeral();
+    config.limits.concurrent_frames = concurrent_frames();
     adjust(&mut config);
     Stack::start(config).await.expect("the local stack starts")
 }

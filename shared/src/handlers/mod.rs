@@ -2,4 +2,5 @@
 //! very functions, so the two worlds differ only in endpoints and credentials.
 
 pub mod http;
+pub mod timeouts;
 pub mod ws;

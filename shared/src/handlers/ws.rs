@@ -109,9 +109,65 @@ pub async fn on_disconnect(
     }
 }
 
-/// `join_group`, `message`, `leave_room` and `$default`: parse the body, run the
-/// action, and turn any failure into an `error` event on the same connection.
+/// Which actions a function serves (a const parameter, so each function's
+/// handler is compiled with only its own actions: the route selection sends it
+/// only those, and a smaller package starts faster on Lambda).
+mod serves {
+    /// Every action (the local stack, which runs all routes in one process).
+    pub const ALL: u8 = 0;
+    /// `join_group` and `resume`.
+    pub const JOINS: u8 = 1;
+    /// `message`.
+    pub const MESSAGES: u8 = 2;
+    /// `leave_room`, `block`, `report`.
+    pub const ENDINGS: u8 = 3;
+    /// Nothing: `$default` answers every frame with an `error`.
+    pub const NOTHING: u8 = 4;
+}
+
+/// `join_group`, `message`, `leave_room`, `block`, `report`, `resume` and
+/// `$default`: parse the body, run the action, and turn any failure into an
+/// `error` event on the same connection.
 pub async fn on_action(
+    app: &App,
+    event: &ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
+    respond::<{ serves::ALL }>(app, event).await
+}
+
+/// The `join_group` and `resume` function's handler.
+pub async fn on_join(
+    app: &App,
+    event: &ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
+    respond::<{ serves::JOINS }>(app, event).await
+}
+
+/// The `message` function's handler.
+pub async fn on_message(
+    app: &App,
+    event: &ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
+    respond::<{ serves::MESSAGES }>(app, event).await
+}
+
+/// The `leave_room`, `block` and `report` function's handler.
+pub async fn on_ending(
+    app: &App,
+    event: &ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
+    respond::<{ serves::ENDINGS }>(app, event).await
+}
+
+/// The `$default` function's handler.
+pub async fn on_default(
+    app: &App,
+    event: &ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
+    respond::<{ serves::NOTHING }>(app, event).await
+}
+
+async fn respond<const SERVES: u8>(
     app: &App,
     event: &ApiGatewayWebsocketProxyRequest,
 ) -> ApiGatewayProxyResponse {
@@ -124,53 +180,7 @@ pub async fn on_action(
     };
     let result = match parsed {
         Err(err) => Err(ActionError::from(err)),
-        Ok(ClientAction::JoinGroup {
-            access_code,
-            name,
-            member,
-            circle,
-        }) => {
-            let req = pairing::JoinRequest {
-                access_code: &access_code,
-                name: &name,
-                member: member.as_deref(),
-                circle: circle.as_deref(),
-            };
-            Box::pin(pairing::join(app, id, req)).await
-        }
-        Ok(ClientAction::Message { room, body }) => pairing::relay(app, id, &room, body).await,
-        Ok(ClientAction::LeaveRoom { room, requeue }) => {
-            Box::pin(pairing::end_room(
-                app,
-                id,
-                &room,
-                pairing::Ending::Leave,
-                requeue,
-            ))
-            .await
-        }
-        Ok(ClientAction::Block { room, requeue }) => {
-            Box::pin(pairing::end_room(
-                app,
-                id,
-                &room,
-                pairing::Ending::Block,
-                requeue,
-            ))
-            .await
-        }
-        Ok(ClientAction::Report {
-            room,
-            reason,
-            excerpt,
-            requeue,
-        }) => {
-            let ending = pairing::Ending::Report { reason, excerpt };
-            Box::pin(pairing::end_room(app, id, &room, ending, requeue)).await
-        }
-        Ok(ClientAction::Resume { room, token }) => {
-            Box::pin(pairing::resume(app, id, &room, &token)).await
-        }
+        Ok(action) => run::<SERVES>(app, id, action).await,
     };
     match result {
         Ok(()) => response(200, None),
@@ -184,5 +194,60 @@ pub async fn on_action(
                 response(500, None)
             }
         }
+    }
+}
+
+/// Runs one action, if this function serves it; the arms a function doesn't
+/// serve compile away.
+async fn run<const SERVES: u8>(
+    app: &App,
+    id: &str,
+    action: ClientAction,
+) -> Result<(), ActionError> {
+    use serves::{ALL, ENDINGS, JOINS, MESSAGES};
+    let wrong_route = || {
+        Err(ActionError::Protocol(ProtocolError::UnknownAction(
+            "(sent to the wrong route)".to_owned(),
+        )))
+    };
+    match action {
+        ClientAction::JoinGroup {
+            access_code,
+            name,
+            member,
+            circle,
+        } if matches!(SERVES, ALL | JOINS) => {
+            let req = pairing::JoinRequest {
+                access_code: &access_code,
+                name: &name,
+                member: member.as_deref(),
+                circle: circle.as_deref(),
+            };
+            Box::pin(pairing::join(app, id, req)).await
+        }
+        ClientAction::Resume { room, token } if matches!(SERVES, ALL | JOINS) => {
+            Box::pin(pairing::resume(app, id, &room, &token)).await
+        }
+        ClientAction::Message { room, body } if matches!(SERVES, ALL | MESSAGES) => {
+            pairing::relay(app, id, &room, body).await
+        }
+        ClientAction::LeaveRoom { room, requeue } if matches!(SERVES, ALL | ENDINGS) => {
+            let ending = pairing::Ending::Leave;
+            Box::pin(pairing::end_room(app, id, &room, ending, requeue)).await
+        }
+        ClientAction::Block { room, requeue } if matches!(SERVES, ALL | ENDINGS) => {
+            let ending = pairing::Ending::Block;
+            Box::pin(pairing::end_room(app, id, &room, ending, requeue)).await
+        }
+        ClientAction::Report {
+            room,
+            reason,
+            excerpt,
+            requeue,
+        } if matches!(SERVES, ALL | ENDINGS) => {
+            let ending = pairing::Ending::Report { reason, excerpt };
+            Box::pin(pairing::end_room(app, id, &room, ending, requeue)).await
+        }
+        _ => wrong_route(),
     }
 }

@@ -1,0 +1,31 @@
+//! Each WebSocket route's function timeout, as `template.yaml` gives it (its
+//! tests check the two agree): the local emulator cuts a handler off there, as
+//! Lambda would, and the join's own budget stays well inside it.
+
+use std::time::Duration;
+
+use super::ws::{BLOCK, JOIN_GROUP, LEAVE_ROOM, REPORT, RESUME};
+
+/// The template's `Globals.Function.Timeout`.
+pub const DEFAULT: Duration = Duration::from_secs(10);
+/// `JoinGroupFunction` and `LeaveRoomFunction` (they pair, with retries).
+pub const PAIRING: Duration = Duration::from_secs(20);
+
+/// The timeout of the function that serves `route_key`.
+pub fn route_timeout(route_key: &str) -> Duration {
+    match route_key {
+        JOIN_GROUP | RESUME | LEAVE_ROOM | BLOCK | REPORT => PAIRING,
+        _ => DEFAULT,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_joins_budget_ends_well_inside_its_functions_timeout() {
+        let budget = crate::Settings::default().join_budget;
+        assert!(budget * 2 <= route_timeout(JOIN_GROUP), "{budget:?}");
+    }
+}
