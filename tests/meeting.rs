@@ -241,6 +241,20 @@ async fn people_coming_and_going_at_random_meet_new_people_first() {
         }
         if step % 10 == 0 {
             h.advance(Duration::from_secs(31)).await;
+            // The page's keep-alive (every 20 s) from everyone waiting: a repeat
+            // guard that kept two waiters apart has lapsed, and this pairs them.
+            let waiting: Vec<String> = h
+                .lobby_entries()
+                .await
+                .into_values()
+                .flatten()
+                .map(|e| e.conn)
+                .collect();
+            for (k, p) in present.clone().iter().enumerate() {
+                if waiting.contains(&p.conn) {
+                    checked(&h, &present, &mut history, p, join(&h, &c.code, p, k)).await;
+                }
+            }
         }
         h.assert_invariants().await;
     }

@@ -511,7 +511,12 @@ fn each_function_gets_only_the_rights_it_uses() {
             own_record
                 .iter()
                 .copied()
-                .chain([("dynamodb:GetItem", g), ("dynamodb:DeleteItem", g), manage])
+                .chain([
+                    ("dynamodb:GetItem", g),
+                    ("dynamodb:PutItem", g),
+                    ("dynamodb:DeleteItem", g),
+                    manage,
+                ])
                 .collect(),
         ),
         ("ws-leave-room", joins.clone()),

@@ -306,6 +306,23 @@ impl Stack {
         self.shared.registry.len()
     }
 
+    /// The id of the open connection whose client sent this `User-Agent` (for
+    /// tests and tools: clients never learn their own id).
+    pub fn connection_with_user_agent(&self, user_agent: &str) -> Option<String> {
+        self.shared
+            .registry
+            .find(|c| c.info.user_agent.as_deref() == Some(user_agent))
+    }
+
+    /// Deletes expired items now, as DynamoDB's TTL eventually does; how many.
+    pub async fn sweep_ttl(&self) -> Result<usize, String> {
+        let db = self.dynamo.db.clone();
+        tokio::task::spawn_blocking(move || db.sweep_ttl())
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+    }
+
     /// The most frames of one connection ever handled at once (1 unless
     /// `concurrent_frames`).
     pub fn frames_in_flight_peak(&self) -> usize {

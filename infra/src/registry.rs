@@ -166,6 +166,14 @@ impl Registry {
         lock(&self.map).get(id).cloned()
     }
 
+    /// The id of an open connection that `pick` picks.
+    pub fn find(&self, pick: impl Fn(&Connection) -> bool) -> Option<String> {
+        lock(&self.map)
+            .values()
+            .find(|c| pick(c))
+            .map(|c| c.id().to_owned())
+    }
+
     /// The ids of every open connection.
     pub fn ids(&self) -> Vec<String> {
         lock(&self.map).keys().cloned().collect()

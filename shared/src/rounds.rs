@@ -276,7 +276,7 @@ async fn repair(app: &App, circle: &Circle, first: bool) -> Result<(), ActionErr
                 let mut m: Vec<String> = people.iter().map(|p| p.mid().to_owned()).collect();
                 m.sort();
                 m.dedup();
-                m
+                arrange(m, &members)
             },
             base: circle.round.number,
             on_schedule: true,
@@ -552,6 +552,104 @@ fn plan(
     (pairs, left, false)
 }
 
+/// The seat pairs of circle-method round `i` for `players` seats (even).
+fn seat_pairs(players: usize, i: usize) -> Vec<(usize, usize)> {
+    let mut others: Vec<usize> = (1..players).collect();
+    others.rotate_right(i % (players - 1).max(1));
+    let line: Vec<usize> = std::iter::once(0).chain(others).collect();
+    (0..players / 2)
+        .map(|j| (line[j], line[players - 1 - j]))
+        .collect()
+}
+
+/// Seats the roster so the round-robin meets new people first: people who met
+/// before rounds began are put in the schedule's last rounds. When those
+/// meetings form a matching (the usual case: everyone chatted with at most one
+/// other), they all land in the very last round; otherwise a search over
+/// seatings keeps repeats out of the early rounds as far as it can.
+fn arrange(mids: Vec<String>, members: &HashMap<String, Member>) -> Vec<String> {
+    use rand::seq::SliceRandom;
+    let n = mids.len();
+    let players = n + n % 2;
+    if players < 4 {
+        return mids;
+    }
+    let met = |a: &str, b: &str| members.get(a).is_some_and(|m| m.last_met(b).is_some());
+    // Cost of a seating: met pairs per round, early rounds weighing most.
+    let rounds: Vec<Vec<(usize, usize)>> =
+        (0..players - 1).map(|i| seat_pairs(players, i)).collect();
+    let cost = |order: &[String]| -> usize {
+        rounds
+            .iter()
+            .enumerate()
+            .map(|(i, pairs)| {
+                let repeats = pairs
+                    .iter()
+                    .filter(|(s, t)| *s < n && *t < n && met(&order[*s], &order[*t]))
+                    .count();
+                repeats * (players - 1 - i)
+            })
+            .sum()
+    };
+    let mut best = mids.clone();
+    let mut best_cost = cost(&best);
+    // Pre-round meetings that form a matching go to the last round's seats.
+    let mut partners: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (i, a) in mids.iter().enumerate() {
+        for b in &mids[i + 1..] {
+            if met(a, b) {
+                partners.entry(a.as_str()).or_default().push(b.as_str());
+                partners.entry(b.as_str()).or_default().push(a.as_str());
+            }
+        }
+    }
+    if partners.values().all(|p| p.len() == 1) {
+        let mut seats: Vec<Option<String>> = vec![None; n];
+        let mut free: Vec<(usize, usize)> = rounds[players - 2]
+            .iter()
+            .copied()
+            .filter(|(s, t)| *s < n && *t < n)
+            .collect();
+        let mut placed: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        for a in &mids {
+            if let Some(&[b]) = partners.get(a.as_str()).map(Vec::as_slice)
+                && !placed.contains(a.as_str())
+                && let Some((s, t)) = free.pop()
+            {
+                seats[s] = Some(a.clone());
+                seats[t] = Some(b.to_owned());
+                placed.insert(a.as_str());
+                placed.insert(b);
+            }
+        }
+        let mut rest = mids.iter().filter(|m| !placed.contains(m.as_str()));
+        for seat in seats.iter_mut() {
+            if seat.is_none() {
+                *seat = rest.next().cloned();
+            }
+        }
+        let order: Vec<String> = seats.into_iter().flatten().collect();
+        if order.len() == n && cost(&order) < best_cost {
+            best_cost = cost(&order);
+            best = order;
+        }
+    }
+    let mut rng = rand::rng();
+    let mut order = mids;
+    for _ in 0..200 {
+        if best_cost == 0 {
+            break;
+        }
+        order.shuffle(&mut rng);
+        let c = cost(&order);
+        if c < best_cost {
+            best_cost = c;
+            best = order.clone();
+        }
+    }
+    best
+}
+
 /// The circle-method pairing for `round`, when the people present are exactly
 /// the roster and the schedule has a round left.
 fn scheduled(
@@ -559,12 +657,9 @@ fn scheduled(
     roster: &Roster,
     round: u32,
 ) -> Option<(Vec<(usize, usize)>, Vec<usize>)> {
-    let mut present: Vec<&str> = mids.to_vec();
-    present.sort_unstable();
-    if present.windows(2).any(|w| w[0] == w[1])
-        || present.len() != roster.mids.len()
-        || present.iter().zip(&roster.mids).any(|(a, b)| a != b)
-    {
+    let present: std::collections::BTreeSet<&str> = mids.iter().copied().collect();
+    let listed: std::collections::BTreeSet<&str> = roster.mids.iter().map(String::as_str).collect();
+    if present.len() != mids.len() || present != listed {
         return None;
     }
     let players = roster.mids.len() + roster.mids.len() % 2;
@@ -573,9 +668,6 @@ fn scheduled(
         return None;
     }
     // Seat k holds roster member k (or the bye, k == len).
-    let mut others: Vec<usize> = (1..players).collect();
-    others.rotate_right(i % (players - 1));
-    let line: Vec<usize> = std::iter::once(0).chain(others).collect();
     let index_of = |seat: usize| {
         roster
             .mids
@@ -584,8 +676,8 @@ fn scheduled(
     };
     let mut pairs = Vec::new();
     let mut left = Vec::new();
-    for j in 0..players / 2 {
-        match (index_of(line[j]), index_of(line[players - 1 - j])) {
+    for (s, t) in seat_pairs(players, i) {
+        match (index_of(s), index_of(t)) {
             (Some(a), Some(b)) => pairs.push((a.min(b), a.max(b))),
             (Some(a), None) | (None, Some(a)) => left.push(a),
             (None, None) => {}
@@ -659,6 +751,39 @@ mod tests {
                 }
             }
             assert_eq!(seen.len(), n * (n - 1) / 2);
+        }
+    }
+
+    #[test]
+    fn people_who_met_before_rounds_meet_again_only_in_the_last_round() {
+        let names: Vec<String> = (0..8).map(|i| format!("m{i}")).collect();
+        let mut members: HashMap<String, Member> = HashMap::new();
+        for (a, b) in [(0, 1), (2, 3), (4, 5), (6, 7)] {
+            for (x, y) in [(a, b), (b, a)] {
+                members
+                    .entry(names[x].clone())
+                    .or_default()
+                    .met
+                    .push((names[y].clone(), 0));
+            }
+        }
+        let r = Roster {
+            mids: arrange(names.clone(), &members),
+            ..roster(&names)
+        };
+        let mids: Vec<&str> = names.iter().map(String::as_str).collect();
+        for round in 1..=7 {
+            let (pairs, _, on) = plan(&mids, &members, &r, round);
+            assert!(on, "round {round} follows the schedule");
+            let repeats = pairs
+                .iter()
+                .filter(|(a, b)| {
+                    members
+                        .get(mids[*a])
+                        .is_some_and(|m| m.last_met(mids[*b]).is_some())
+                })
+                .count();
+            assert_eq!(repeats, if round == 7 { 4 } else { 0 }, "round {round}");
         }
     }
 

@@ -410,59 +410,29 @@ impl Harness {
 
     /// Every connection record, read straight from the table (expired ones too).
     pub async fn connection_records(&self) -> Vec<Connection> {
-        self.scan(Table::Connections)
-            .await
-            .iter()
-            .map(|i| Connection::from_item(i).expect("connection records are well formed"))
-            .collect()
+        connection_records(&self.app).await
     }
 
     /// Every lobby entry, by circle id.
     pub async fn lobby_entries(&self) -> BTreeMap<String, Vec<LobbyEntry>> {
-        let mut out: BTreeMap<String, Vec<LobbyEntry>> = BTreeMap::new();
-        for item in self.scan(Table::Groups).await {
-            let sk = text(&item, "sk");
-            let pk = text(&item, "pk");
-            if sk.starts_with(ENTRY_PREFIX) && pk.starts_with("L#") {
-                let cid = pk.split('#').nth(1).unwrap_or_default().to_owned();
-                out.entry(cid)
-                    .or_default()
-                    .push(LobbyEntry::from_item(&item).expect("lobby entries are well formed"));
-            }
-        }
-        out
+        lobby_entries(&self.app).await
     }
 
     /// Every member record, by member id.
     pub async fn members(&self) -> HashMap<String, Member> {
-        self.scan(Table::Groups)
-            .await
-            .iter()
-            .filter(|i| text(i, "pk").starts_with("M#"))
-            .map(|i| {
-                let m = Member::from_item(i).expect("member records are well formed");
-                (m.mid.clone(), m)
-            })
-            .collect()
+        members(&self.app).await
     }
 
     /// Every item of a table (expired ones too).
     pub async fn scan(&self, table: Table) -> Vec<Item> {
-        self.app
-            .store
-            .scan(table, None, usize::MAX)
-            .await
-            .expect("scan works")
+        scan(&self.app, table).await
     }
 
     /// Checks DESIGN.md's invariants on the settled state and on what every
     /// connection was told. Returns every violation found.
     pub async fn violations(&self) -> Vec<String> {
+        let mut bad = state_violations(&self.app).await;
         let now_secs = self.clock.now_secs();
-        let now_ms = self.clock.now_millis();
-        let cut = now_ms - App::ms(self.app.settings.presence_window);
-        let mut bad = Vec::new();
-        // Expired records count as absent (invariant 7), as on every read.
         let records: Vec<Connection> = self
             .connection_records()
             .await
@@ -473,127 +443,7 @@ impl Harness {
             .iter()
             .map(|c| (c.connection_id.as_str(), c))
             .collect();
-        let entries = self.lobby_entries().await;
         let members = self.members().await;
-
-        // 1. Rooms have exactly two members who name each other.
-        let mut rooms: HashMap<&str, Vec<&Connection>> = HashMap::new();
-        for c in &records {
-            let r = match &c.state {
-                ConnState::Paired { room, .. } | ConnState::Away { room, .. } => room,
-                _ => continue,
-            };
-            rooms.entry(r.room.as_str()).or_default().push(c);
-            let partner = by_id.get(r.partner.as_str()).and_then(|p| match &p.state {
-                ConnState::Paired { room, .. } | ConnState::Away { room, .. } => Some(room),
-                _ => None,
-            });
-            match partner {
-                Some(pr)
-                    if pr.room == r.room
-                        && pr.partner == c.connection_id
-                        && pr.partner_pid == r.pid
-                        && r.partner_pid == pr.pid
-                        && pr.partner_mid == c.mid.clone().unwrap_or_default() => {}
-                other => bad.push(format!(
-                    "{} in {} names {} whose side is {other:?}",
-                    c.connection_id, r.room, r.partner
-                )),
-            }
-            if matches!(c.state, ConnState::Away { .. })
-                && matches!(
-                    by_id.get(r.partner.as_str()).map(|p| &p.state),
-                    Some(ConnState::Paired {
-                        partner_away_until: 0,
-                        ..
-                    })
-                )
-            {
-                bad.push(format!(
-                    "{} is away but its partner was not told",
-                    c.connection_id
-                ));
-            }
-            if by_id.contains_key(r.pid.as_str()) || by_id.contains_key(r.partner_pid.as_str()) {
-                bad.push(format!(
-                    "participant id of {} is a connection id",
-                    c.connection_id
-                ));
-            }
-            if let (Some(mid), true) = (&c.mid, true)
-                && let Some(m) = members.get(mid)
-                && m.blocked.contains(&r.partner_mid)
-            {
-                bad.push(format!(
-                    "{} is in a room with a member it blocked",
-                    c.connection_id
-                ));
-            }
-        }
-        for (room, list) in &rooms {
-            if list.len() != 2 {
-                bad.push(format!("room {room} has {} members", list.len()));
-            }
-        }
-
-        // Lobby entries and waiting records agree one to one.
-        let mut waiting_entries: HashSet<(&str, &str)> = HashSet::new();
-        for (cid, list) in &entries {
-            for e in list {
-                if e.expires_at <= now_secs {
-                    continue;
-                }
-                waiting_entries.insert((cid.as_str(), e.conn.as_str()));
-                match by_id.get(e.conn.as_str()) {
-                    Some(Connection {
-                        state: ConnState::Waiting { ticket, shard },
-                        cid: Some(rc),
-                        ..
-                    }) if rc == cid && *ticket == e.ticket && *shard == e.shard => {}
-                    other => bad.push(format!(
-                        "lobby entry {} in {cid} but record is {:?}",
-                        e.conn,
-                        other.map(|c| &c.state)
-                    )),
-                }
-            }
-        }
-        for c in &records {
-            if let (ConnState::Waiting { .. }, Some(cid)) = (&c.state, &c.cid)
-                && !waiting_entries.contains(&(cid.as_str(), c.connection_id.as_str()))
-            {
-                bad.push(format!(
-                    "{} is waiting in {cid} without a lobby entry",
-                    c.connection_id
-                ));
-            }
-        }
-
-        // 3. No two compatible people left waiting in one circle (both present).
-        for (cid, list) in &entries {
-            let live: Vec<&LobbyEntry> = list
-                .iter()
-                .filter(|e| e.expires_at > now_secs && e.seen >= cut)
-                .collect();
-            for (i, a) in live.iter().enumerate() {
-                let seeker = Seeker {
-                    conn: &a.conn,
-                    mid: &a.mid,
-                    member: members.get(&a.mid),
-                    avoid: a.avoid.as_deref(),
-                    avoid_until: a.avoid_until,
-                };
-                for b in &live[i + 1..] {
-                    let blocked_by_b = members
-                        .get(&b.mid)
-                        .is_some_and(|m| m.blocked.contains(&a.mid));
-                    if compatible(&seeker, b, now_ms) && !blocked_by_b {
-                        bad.push(format!("{} and {} both wait in {cid}", a.conn, b.conn));
-                    }
-                }
-            }
-        }
-
         // 2. Never two join_room without a leave, partner_left or round_over in
         //    between, and what each client was told matches the stored room.
         for conn in self.gateway.all_connections() {
@@ -656,6 +506,193 @@ impl Harness {
             bad.join("\n")
         );
     }
+}
+
+/// Every item of a table (expired ones too).
+pub async fn scan(app: &App, table: Table) -> Vec<Item> {
+    app.store
+        .scan(table, None, usize::MAX)
+        .await
+        .expect("scan works")
+}
+
+/// Every connection record, read straight from the table (expired ones too).
+pub async fn connection_records(app: &App) -> Vec<Connection> {
+    scan(app, Table::Connections)
+        .await
+        .iter()
+        .map(|i| Connection::from_item(i).expect("connection records are well formed"))
+        .collect()
+}
+
+/// Every lobby entry, by circle id.
+pub async fn lobby_entries(app: &App) -> BTreeMap<String, Vec<LobbyEntry>> {
+    let mut out: BTreeMap<String, Vec<LobbyEntry>> = BTreeMap::new();
+    for item in scan(app, Table::Groups).await {
+        let sk = text(&item, "sk");
+        let pk = text(&item, "pk");
+        if sk.starts_with(ENTRY_PREFIX) && pk.starts_with("L#") {
+            let cid = pk.split('#').nth(1).unwrap_or_default().to_owned();
+            out.entry(cid)
+                .or_default()
+                .push(LobbyEntry::from_item(&item).expect("lobby entries are well formed"));
+        }
+    }
+    out
+}
+
+/// Every member record, by member id.
+pub async fn members(app: &App) -> HashMap<String, Member> {
+    scan(app, Table::Groups)
+        .await
+        .iter()
+        .filter(|i| text(i, "pk").starts_with("M#"))
+        .map(|i| {
+            let m = Member::from_item(i).expect("member records are well formed");
+            (m.mid.clone(), m)
+        })
+        .collect()
+}
+
+/// DESIGN.md's invariants on the stored state of `app` (rooms mutual, the lobby
+/// and waiting records one to one, no two compatible people waiting, no blocked
+/// pair in a room), at `app`'s clock. Every violation found.
+pub async fn state_violations(app: &App) -> Vec<String> {
+    let now_secs = app.clock.now_secs();
+    let now_ms = app.clock.now_millis();
+    let cut = now_ms - App::ms(app.settings.presence_window);
+    let mut bad = Vec::new();
+    // Expired records count as absent (invariant 7), as on every read.
+    let records: Vec<Connection> = connection_records(app)
+        .await
+        .into_iter()
+        .filter(|c| !c.is_expired(now_secs))
+        .collect();
+    let by_id: HashMap<&str, &Connection> = records
+        .iter()
+        .map(|c| (c.connection_id.as_str(), c))
+        .collect();
+    let entries = lobby_entries(app).await;
+    let members = members(app).await;
+
+    // 1. Rooms have exactly two members who name each other.
+    let mut rooms: HashMap<&str, Vec<&Connection>> = HashMap::new();
+    for c in &records {
+        let r = match &c.state {
+            ConnState::Paired { room, .. } | ConnState::Away { room, .. } => room,
+            _ => continue,
+        };
+        rooms.entry(r.room.as_str()).or_default().push(c);
+        let partner = by_id.get(r.partner.as_str()).and_then(|p| match &p.state {
+            ConnState::Paired { room, .. } | ConnState::Away { room, .. } => Some(room),
+            _ => None,
+        });
+        match partner {
+            Some(pr)
+                if pr.room == r.room
+                    && pr.partner == c.connection_id
+                    && pr.partner_pid == r.pid
+                    && r.partner_pid == pr.pid
+                    && pr.partner_mid == c.mid.clone().unwrap_or_default() => {}
+            other => bad.push(format!(
+                "{} in {} names {} whose side is {other:?}",
+                c.connection_id, r.room, r.partner
+            )),
+        }
+        if matches!(c.state, ConnState::Away { .. })
+            && matches!(
+                by_id.get(r.partner.as_str()).map(|p| &p.state),
+                Some(ConnState::Paired {
+                    partner_away_until: 0,
+                    ..
+                })
+            )
+        {
+            bad.push(format!(
+                "{} is away but its partner was not told",
+                c.connection_id
+            ));
+        }
+        if by_id.contains_key(r.pid.as_str()) || by_id.contains_key(r.partner_pid.as_str()) {
+            bad.push(format!(
+                "participant id of {} is a connection id",
+                c.connection_id
+            ));
+        }
+        if let (Some(mid), true) = (&c.mid, true)
+            && let Some(m) = members.get(mid)
+            && m.blocked.contains(&r.partner_mid)
+        {
+            bad.push(format!(
+                "{} is in a room with a member it blocked",
+                c.connection_id
+            ));
+        }
+    }
+    for (room, list) in &rooms {
+        if list.len() != 2 {
+            bad.push(format!("room {room} has {} members", list.len()));
+        }
+    }
+
+    // Lobby entries and waiting records agree one to one.
+    let mut waiting_entries: HashSet<(&str, &str)> = HashSet::new();
+    for (cid, list) in &entries {
+        for e in list {
+            if e.expires_at <= now_secs {
+                continue;
+            }
+            waiting_entries.insert((cid.as_str(), e.conn.as_str()));
+            match by_id.get(e.conn.as_str()) {
+                Some(Connection {
+                    state: ConnState::Waiting { ticket, shard },
+                    cid: Some(rc),
+                    ..
+                }) if rc == cid && *ticket == e.ticket && *shard == e.shard => {}
+                other => bad.push(format!(
+                    "lobby entry {} in {cid} but record is {:?}",
+                    e.conn,
+                    other.map(|c| &c.state)
+                )),
+            }
+        }
+    }
+    for c in &records {
+        if let (ConnState::Waiting { .. }, Some(cid)) = (&c.state, &c.cid)
+            && !waiting_entries.contains(&(cid.as_str(), c.connection_id.as_str()))
+        {
+            bad.push(format!(
+                "{} is waiting in {cid} without a lobby entry",
+                c.connection_id
+            ));
+        }
+    }
+
+    // 3. No two compatible people left waiting in one circle (both present).
+    for (cid, list) in &entries {
+        let live: Vec<&LobbyEntry> = list
+            .iter()
+            .filter(|e| e.expires_at > now_secs && e.seen >= cut)
+            .collect();
+        for (i, a) in live.iter().enumerate() {
+            let seeker = Seeker {
+                conn: &a.conn,
+                mid: &a.mid,
+                member: members.get(&a.mid),
+                avoid: a.avoid.as_deref(),
+                avoid_until: a.avoid_until,
+            };
+            for b in &live[i + 1..] {
+                let blocked_by_b = members
+                    .get(&b.mid)
+                    .is_some_and(|m| m.blocked.contains(&a.mid));
+                if compatible(&seeker, b, now_ms) && !blocked_by_b {
+                    bad.push(format!("{} and {} both wait in {cid}", a.conn, b.conn));
+                }
+            }
+        }
+    }
+    bad
 }
 
 fn text(item: &Item, key: &str) -> String {

@@ -275,7 +275,21 @@ pub async fn disconnect(app: &App, conn_id: &str) -> Result<(), ActionError> {
                     ))
                     .await
             }
-            ConnState::Away { .. } => return Ok(()),
+            // Held already (a partner's post found the socket gone first): the
+            // timer that ends the hold is set here, where a timer queue is.
+            ConnState::Away { room, until } => {
+                timers::schedule(
+                    app,
+                    Timer::ResumeExpiry {
+                        room: room.room.clone(),
+                        pid: room.pid.clone(),
+                        conn: conn_id.to_owned(),
+                        due_ms: *until,
+                    },
+                )
+                .await;
+                return Ok(());
+            }
             ConnState::Waiting { ticket, shard } => {
                 let cond = "#state = :w AND #ticket = :t";
                 let values = || vec![(":w", s(crate::model::WAITING)), (":t", s(ticket))];
@@ -327,7 +341,7 @@ pub async fn disconnect(app: &App, conn_id: &str) -> Result<(), ActionError> {
                 } else if app.settings.resume_grace.is_zero() {
                     end_for_good(app, &me, r).await
                 } else {
-                    hold(app, &me, r).await
+                    hold(app, &me, r, true).await
                 }
             }
         };
@@ -392,7 +406,14 @@ async fn end_for_good(app: &App, me: &Connection, r: &Room) -> Result<(), StoreE
 
 /// Holds the seat: our record turns `away`, the partner's notes it, and a seat
 /// item (found by room, never by connection id) keeps what a resume restores.
-async fn hold(app: &App, me: &Connection, r: &Room) -> Result<(), StoreError> {
+/// `schedule`: set the timer that ends the hold (a function without a timer
+/// queue leaves that to the dropped connection's `$disconnect`).
+pub(crate) async fn hold(
+    app: &App,
+    me: &Connection,
+    r: &Room,
+    schedule: bool,
+) -> Result<(), StoreError> {
     let until = app.now_ms() + App::ms(app.settings.resume_grace);
     let mut away = me.clone();
     away.state = ConnState::Away {
@@ -455,16 +476,18 @@ async fn hold(app: &App, me: &Connection, r: &Room) -> Result<(), StoreError> {
         }
         Err(err) => return Err(err),
     }
-    timers::schedule(
-        app,
-        Timer::ResumeExpiry {
-            room: r.room.clone(),
-            pid: r.pid.clone(),
-            conn: me.connection_id.clone(),
-            due_ms: until,
-        },
-    )
-    .await;
+    if schedule {
+        timers::schedule(
+            app,
+            Timer::ResumeExpiry {
+                room: r.room.clone(),
+                pid: r.pid.clone(),
+                conn: me.connection_id.clone(),
+                due_ms: until,
+            },
+        )
+        .await;
+    }
     let away = ServerEvent::PartnerAway {
         room: r.room.clone(),
         grace_s: app.settings.resume_grace.as_secs(),

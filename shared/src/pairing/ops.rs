@@ -175,9 +175,12 @@ pub(crate) fn to_idle_after(
     avoid_until: i64,
     extra: Option<(&str, Vec<(&'static str, AttributeValue)>)>,
 ) -> Update {
-    let mut cond = "#room = :r".to_owned();
+    // Only a record still paired in the room: a held (away) record is ended by
+    // its hold's own path, never turned idle under it.
+    let mut cond = "#room = :r AND #state = :paired".to_owned();
     let mut values = vec![
         (":idle", s(IDLE)),
+        (":paired", s(PAIRED)),
         (":r", s(room)),
         (":lr", s(&last.room)),
         (":lru", n(last.until)),

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::join::throttle;
+use super::leave::hold;
 use super::ops::*;
 use super::resume::expire_hold;
 use crate::app::App;
@@ -97,9 +98,22 @@ pub async fn relay(
     }
 }
 
-/// The partner's connection is gone without a `$disconnect`: end the room for us
-/// and drop its record.
+/// The partner's socket is gone (410) and its `$disconnect` hasn't run yet
+/// (on AWS it may come late, or never): hold its seat as that `$disconnect`
+/// would, so it can still resume; the message is not delivered. If its record
+/// is not in the room any more, the room is over for us too.
 async fn partner_gone(app: &App, me: &Connection, r: &Room) -> Result<(), ActionError> {
+    if let Some(partner) = get_connection(app, &r.partner, true).await?
+        && let ConnState::Paired { room: theirs, .. } = &partner.state
+        && theirs.room == r.room
+        && theirs.partner == me.connection_id
+    {
+        match hold(app, &partner, theirs, false).await {
+            Ok(()) => return Err(ActionError::PartnerAway),
+            Err(err) if err.is_conflict() => return Err(ActionError::PartnerAway),
+            Err(err) => return Err(err.into()),
+        }
+    }
     let last = last_room(app, &r.room, &r.partner_mid, &r.partner_name);
     let mine = to_idle_after(
         app,
@@ -112,8 +126,11 @@ async fn partner_gone(app: &App, me: &Connection, r: &Room) -> Result<(), Action
     let gone = app.store.delete_op(
         Table::Connections,
         keys::connection(&r.partner),
-        Some("#room = :r"),
-        vec![(":r", crate::store::attr::s(&r.room))],
+        Some("#room = :r AND #state = :paired"),
+        vec![
+            (":r", crate::store::attr::s(&r.room)),
+            (":paired", crate::store::attr::s(crate::model::PAIRED)),
+        ],
     );
     let (out, _) = tokio::join!(app.store.update(mine), app.store.delete(gone));
     match out {

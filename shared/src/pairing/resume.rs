@@ -282,11 +282,32 @@ pub async fn expire_hold(app: &App, room: &str, pid: &str, conn: &str) -> Result
             // The partner already left (or is away too): the seat just goes.
             match app.store.transact(held.to_vec()).await {
                 Ok(()) => Ok(()),
+                Err(err) if err.item_failed(1) && !err.item_failed(0) => {
+                    forget_seat(app, room, pid, conn).await
+                }
                 Err(err) if err.is_conflict() => Ok(()),
                 Err(err) => Err(err.into()),
             }
         }
+        // The away record is gone (its room ended another way): the seat with it.
+        Err(err) if err.item_failed(1) && !err.item_failed(0) => {
+            forget_seat(app, room, pid, conn).await
+        }
         Err(err) if err.is_conflict() => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Deletes a seat whose away record no longer exists.
+async fn forget_seat(app: &App, room: &str, pid: &str, conn: &str) -> Result<(), ActionError> {
+    let op = app.store.delete_op(
+        Table::Groups,
+        keys::away(room, pid),
+        Some("#conn = :c"),
+        vec![(":c", s(conn))],
+    );
+    match app.store.delete(op).await {
+        Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
         Err(err) => Err(err.into()),
     }
 }
