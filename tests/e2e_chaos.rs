@@ -212,7 +212,7 @@ async fn client_script(stack: Arc<circle_local::Stack>, who: usize, circle: Valu
                         .await;
                 } else if roll < 52 {
                     counts.leaves += 1;
-                    c.send(json!({"action":"leave_room","room":room,"requeue": roll % 2 == 0}))
+                    c.send(json!({"action":"leave_room","room":room,"requeue": roll.is_multiple_of(2)}))
                         .await;
                     view = View::Idle;
                 } else if roll < 56 {
@@ -231,7 +231,7 @@ async fn client_script(stack: Arc<circle_local::Stack>, who: usize, circle: Valu
                     // Killed mid-chat (a tunnel); half come back and resume.
                     counts.kills_mid_chat += 1;
                     drop(c);
-                    if roll % 2 == 1 {
+                    if !roll.is_multiple_of(2) {
                         return Outcome {
                             survivor: None,
                             vanished,

@@ -245,7 +245,11 @@ async fn an_odd_member_waits_and_is_paired_first_next_round() {
             .flatten()
             .map(|e| e.conn)
             .collect();
-    assert_eq!(lobby, [odd.clone()], "the odd one waits in the lobby");
+    assert_eq!(
+        lobby,
+        std::slice::from_ref(&odd),
+        "the odd one waits in the lobby"
+    );
     cr.h.assert_invariants().await;
     cr.end_round().await;
     assert!(

@@ -199,7 +199,7 @@ impl Stack {
             get(management::get)
                 .post(management::post)
                 .delete(management::delete)
-                .layer(management_limit.clone())
+                .layer(management_limit)
         };
         let router = Router::new()
             .route("/ws", any(socket::upgrade))

@@ -471,6 +471,9 @@ async fn broadcast(app: &App, events: impl IntoIterator<Item = (String, ServerEv
         .await;
 }
 
+/// Pairs of indexes into the people present, and who is left over.
+type Pairing = (Vec<(usize, usize)>, Vec<usize>);
+
 /// Whom to pair this round: index pairs into `mids`, who is left over, and
 /// whether the round-robin schedule was followed.
 fn plan(
@@ -652,11 +655,7 @@ fn arrange(mids: Vec<String>, members: &HashMap<String, Member>) -> Vec<String> 
 
 /// The circle-method pairing for `round`, when the people present are exactly
 /// the roster and the schedule has a round left.
-fn scheduled(
-    mids: &[&str],
-    roster: &Roster,
-    round: u32,
-) -> Option<(Vec<(usize, usize)>, Vec<usize>)> {
+fn scheduled(mids: &[&str], roster: &Roster, round: u32) -> Option<Pairing> {
     let present: std::collections::BTreeSet<&str> = mids.iter().copied().collect();
     let listed: std::collections::BTreeSet<&str> = roster.mids.iter().map(String::as_str).collect();
     if present.len() != mids.len() || present != listed {

@@ -109,30 +109,16 @@ pub async fn on_disconnect(
     }
 }
 
-/// Which actions a function serves (a const parameter, so each function's
-/// handler is compiled with only its own actions: the route selection sends it
-/// only those, and a smaller package starts faster on Lambda).
-mod serves {
-    /// Every action (the local stack, which runs all routes in one process).
-    pub const ALL: u8 = 0;
-    /// `join_group` and `resume`.
-    pub const JOINS: u8 = 1;
-    /// `message`.
-    pub const MESSAGES: u8 = 2;
-    /// `leave_room`, `block`, `report`.
-    pub const ENDINGS: u8 = 3;
-    /// Nothing: `$default` answers every frame with an `error`.
-    pub const NOTHING: u8 = 4;
-}
-
 /// `join_group`, `message`, `leave_room`, `block`, `report`, `resume` and
 /// `$default`: parse the body, run the action, and turn any failure into an
-/// `error` event on the same connection.
+/// `error` event on the same connection. (The local stack runs every route
+/// through this; each Lambda uses the handler of its own routes below, so its
+/// package holds only its own actions.)
 pub async fn on_action(
     app: &App,
     event: &ApiGatewayWebsocketProxyRequest,
 ) -> ApiGatewayProxyResponse {
-    respond::<{ serves::ALL }>(app, event).await
+    respond(app, event, any_action).await
 }
 
 /// The `join_group` and `resume` function's handler.
@@ -140,7 +126,7 @@ pub async fn on_join(
     app: &App,
     event: &ApiGatewayWebsocketProxyRequest,
 ) -> ApiGatewayProxyResponse {
-    respond::<{ serves::JOINS }>(app, event).await
+    respond(app, event, joins).await
 }
 
 /// The `message` function's handler.
@@ -148,7 +134,7 @@ pub async fn on_message(
     app: &App,
     event: &ApiGatewayWebsocketProxyRequest,
 ) -> ApiGatewayProxyResponse {
-    respond::<{ serves::MESSAGES }>(app, event).await
+    respond(app, event, messages).await
 }
 
 /// The `leave_room`, `block` and `report` function's handler.
@@ -156,21 +142,28 @@ pub async fn on_ending(
     app: &App,
     event: &ApiGatewayWebsocketProxyRequest,
 ) -> ApiGatewayProxyResponse {
-    respond::<{ serves::ENDINGS }>(app, event).await
+    respond(app, event, endings).await
 }
 
-/// The `$default` function's handler.
+/// The `$default` function's handler: every frame gets an `error`.
 pub async fn on_default(
     app: &App,
     event: &ApiGatewayWebsocketProxyRequest,
 ) -> ApiGatewayProxyResponse {
-    respond::<{ serves::NOTHING }>(app, event).await
+    respond(app, event, async |_: &App, _: &str, _: ClientAction| {
+        wrong_route()
+    })
+    .await
 }
 
-async fn respond<const SERVES: u8>(
+async fn respond<F>(
     app: &App,
     event: &ApiGatewayWebsocketProxyRequest,
-) -> ApiGatewayProxyResponse {
+    run: F,
+) -> ApiGatewayProxyResponse
+where
+    F: AsyncFnOnce(&App, &str, ClientAction) -> Result<(), ActionError>,
+{
     let Some(id) = connection_id(event) else {
         return response(400, None);
     };
@@ -180,7 +173,7 @@ async fn respond<const SERVES: u8>(
     };
     let result = match parsed {
         Err(err) => Err(ActionError::from(err)),
-        Ok(action) => run::<SERVES>(app, id, action).await,
+        Ok(action) => run(app, id, action).await,
     };
     match result {
         Ok(()) => response(200, None),
@@ -197,26 +190,32 @@ async fn respond<const SERVES: u8>(
     }
 }
 
-/// Runs one action, if this function serves it; the arms a function doesn't
-/// serve compile away.
-async fn run<const SERVES: u8>(
-    app: &App,
-    id: &str,
-    action: ClientAction,
-) -> Result<(), ActionError> {
-    use serves::{ALL, ENDINGS, JOINS, MESSAGES};
-    let wrong_route = || {
-        Err(ActionError::Protocol(ProtocolError::UnknownAction(
-            "(sent to the wrong route)".to_owned(),
-        )))
-    };
+/// An action sent to a function that doesn't serve it (the route selection
+/// would not; a misconfigured integration might).
+fn wrong_route() -> Result<(), ActionError> {
+    Err(ActionError::Protocol(ProtocolError::UnknownAction(
+        "(sent to the wrong route)".to_owned(),
+    )))
+}
+
+async fn any_action(app: &App, id: &str, action: ClientAction) -> Result<(), ActionError> {
+    match action {
+        a @ (ClientAction::JoinGroup { .. } | ClientAction::Resume { .. }) => {
+            joins(app, id, a).await
+        }
+        a @ ClientAction::Message { .. } => messages(app, id, a).await,
+        a => endings(app, id, a).await,
+    }
+}
+
+async fn joins(app: &App, id: &str, action: ClientAction) -> Result<(), ActionError> {
     match action {
         ClientAction::JoinGroup {
             access_code,
             name,
             member,
             circle,
-        } if matches!(SERVES, ALL | JOINS) => {
+        } => {
             let req = pairing::JoinRequest {
                 access_code: &access_code,
                 name: &name,
@@ -225,29 +224,31 @@ async fn run<const SERVES: u8>(
             };
             Box::pin(pairing::join(app, id, req)).await
         }
-        ClientAction::Resume { room, token } if matches!(SERVES, ALL | JOINS) => {
+        ClientAction::Resume { room, token } => {
             Box::pin(pairing::resume(app, id, &room, &token)).await
         }
-        ClientAction::Message { room, body } if matches!(SERVES, ALL | MESSAGES) => {
-            pairing::relay(app, id, &room, body).await
-        }
-        ClientAction::LeaveRoom { room, requeue } if matches!(SERVES, ALL | ENDINGS) => {
-            let ending = pairing::Ending::Leave;
-            Box::pin(pairing::end_room(app, id, &room, ending, requeue)).await
-        }
-        ClientAction::Block { room, requeue } if matches!(SERVES, ALL | ENDINGS) => {
-            let ending = pairing::Ending::Block;
-            Box::pin(pairing::end_room(app, id, &room, ending, requeue)).await
-        }
+        _ => wrong_route(),
+    }
+}
+
+async fn messages(app: &App, id: &str, action: ClientAction) -> Result<(), ActionError> {
+    match action {
+        ClientAction::Message { room, body } => pairing::relay(app, id, &room, body).await,
+        _ => wrong_route(),
+    }
+}
+
+async fn endings(app: &App, id: &str, action: ClientAction) -> Result<(), ActionError> {
+    let (room, ending, requeue) = match action {
+        ClientAction::LeaveRoom { room, requeue } => (room, pairing::Ending::Leave, requeue),
+        ClientAction::Block { room, requeue } => (room, pairing::Ending::Block, requeue),
         ClientAction::Report {
             room,
             reason,
             excerpt,
             requeue,
-        } if matches!(SERVES, ALL | ENDINGS) => {
-            let ending = pairing::Ending::Report { reason, excerpt };
-            Box::pin(pairing::end_room(app, id, &room, ending, requeue)).await
-        }
-        _ => wrong_route(),
-    }
+        } => (room, pairing::Ending::Report { reason, excerpt }, requeue),
+        _ => return wrong_route(),
+    };
+    Box::pin(pairing::end_room(app, id, &room, ending, requeue)).await
 }
