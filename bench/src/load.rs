@@ -173,6 +173,9 @@ pub struct Rates {
     pub joins_per_sec: f64,
     /// DynamoDB requests per second the stack made during the burst.
     pub join_burst_ddb_requests_per_sec: f64,
+    /// The busiest partition key over any one second of the burst (item
+    /// operations per second), to compare with DynamoDB's per-partition limits.
+    pub join_burst_hot_partition: Option<crate::stack::HotPartition>,
     pub messages_sent: u64,
     pub messages_per_sec_target: f64,
     pub messages_per_sec_achieved: f64,
@@ -330,6 +333,7 @@ pub async fn run(
     let mut cut_short = false;
 
     // Join burst.
+    target.reset_hot_partition().await?;
     let (before, began) = (after_connect, Instant::now());
     for i in 0..cfg.clients {
         run.send_join(i, JoinKind::Burst);
@@ -343,6 +347,7 @@ pub async fn run(
         .finish_phase("join (burst)", cfg.clients as u64, began, &before)
         .await?;
     rates.join_burst_secs = burst_secs;
+    rates.join_burst_hot_partition = target.hot_partition().await?;
     rates.joins_per_sec = if burst_secs > 0.0 {
         cfg.clients as f64 / burst_secs
     } else {
@@ -1071,6 +1076,12 @@ pub fn print(report: &LoadReport) {
         r.messages_per_sec_target,
         r.deliveries_per_sec
     );
+    if let Some(h) = &r.join_burst_hot_partition {
+        println!(
+            "hottest partition in the burst: {} item operations/s on one `{}` key (DynamoDB's per-partition limits: 3,000 RCU/s, 1,000 WCU/s)",
+            h.ops_per_sec, h.kind
+        );
+    }
     let o = &report.outcome;
     println!(
         "outcome: after burst {} paired, {} waiting (expected {}); {} rooms formed; at the end {} paired, {} waiting, {} idle",

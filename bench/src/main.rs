@@ -5,6 +5,7 @@
 //! Exit status: 0 when the run had no errors and no invariant violations, 1 when
 //! it had some (timings never fail a run), 2 when the benchmark itself could not run.
 
+mod burst;
 mod cost;
 mod dynamo;
 mod error;
@@ -32,6 +33,8 @@ use stack::{SpawnedStack, Target};
 enum Mode {
     /// Join burst, messages, leaves, requeues, disconnects.
     Load,
+    /// N clients join one circle at once, for each N in --sizes.
+    Burst,
     /// Many idle sockets; the stack's memory.
     Idle,
     /// The embedded DynamoDB's own request rate (no stack needed).
@@ -57,6 +60,11 @@ struct Args {
     /// Where the spawned stack's log goes (RUST_LOG for it: CIRCLE_STACK_LOG, default warn).
     #[arg(long)]
     stack_log: Option<PathBuf>,
+    /// Extra arguments for a spawned stack (repeat the flag), after
+    /// `--memory --port 0 --limits-scale 100`; the bench is many people behind
+    /// one address, so the per-address create limit is raised.
+    #[arg(long = "stack-arg", allow_hyphen_values = true)]
+    stack_args: Vec<String>,
     /// Also write the report as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -103,6 +111,10 @@ struct Args {
     #[arg(long, default_value_t = 30)]
     repeat_guard_secs: u64,
 
+    /// Burst: the circle sizes, one burst each, in order.
+    #[arg(long, value_delimiter = ',', default_values_t = [100, 1000, 5000])]
+    sizes: Vec<usize>,
+
     /// Idle: sockets to open.
     #[arg(long, default_value_t = 10_000)]
     connections: usize,
@@ -133,6 +145,7 @@ impl Args {
             self.connections = self.connections.min(200);
             self.hold_secs = self.hold_secs.min(1.0);
             self.dynamo_secs = self.dynamo_secs.min(0.5);
+            self.sizes = vec![40, 100];
         }
     }
 
@@ -156,6 +169,7 @@ impl Args {
     fn sockets_needed(&self) -> u64 {
         match self.mode {
             Mode::Load => self.clients as u64,
+            Mode::Burst => self.sizes.iter().copied().max().unwrap_or(0) as u64,
             Mode::Idle => self.connections as u64,
             Mode::Dynamo => 0,
         }
@@ -245,7 +259,9 @@ async fn run(args: Args) -> Result<bool, BenchError> {
             .stack_log
             .clone()
             .unwrap_or_else(|| std::env::temp_dir().join("circle-bench-stack.log"));
-        Some(SpawnedStack::start(&binary, &log).await?)
+        let mut extra = vec!["--limits-scale".to_owned(), "100".to_owned()];
+        extra.extend(args.stack_args.iter().cloned());
+        Some(SpawnedStack::start(&binary, &log, &extra).await?)
     } else {
         None
     };
@@ -275,6 +291,12 @@ async fn run_against(
         Mode::Load => {
             let report = load::run(&args.load_config(), target, deadline).await?;
             load::print(&report);
+            write(args, Some((spawned, target)), report.ok(), &report)?;
+            Ok(report.ok())
+        }
+        Mode::Burst => {
+            let report = burst::run(&args.sizes, &args.load_config(), target, deadline).await?;
+            burst::print(&report);
             write(args, Some((spawned, target)), report.ok(), &report)?;
             Ok(report.ok())
         }

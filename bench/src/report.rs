@@ -11,7 +11,7 @@ use crate::error::BenchError;
 use crate::stack::{Counters, StackMetrics};
 
 /// What one phase cost the stack, in total and per action.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct PhaseReport {
     pub name: String,
     /// How many actions (joins, messages, leaves, ...) the phase made.

@@ -14,6 +14,7 @@ use tokio::process::{Child, Command};
 use crate::error::BenchError;
 use crate::http;
 
+pub use circle_shared::metrics::HotPartition;
 /// The stack's counters, as `/_local/metrics` serves them.
 pub use circle_shared::metrics::MetricsSnapshot as Counters;
 
@@ -60,16 +61,22 @@ impl Target {
         format!("ws://{}/ws", self.addr)
     }
 
+    /// `GET /_local/metrics` as JSON.
+    async fn metrics_json(&self) -> Result<Value, BenchError> {
+        let path = "/_local/metrics";
+        match http::request(self.addr, "GET", path, None).await? {
+            (200, body) => Ok(body),
+            (status, _) => Err(BenchError::BadAnswer {
+                path: path.into(),
+                reason: format!("status {status}"),
+            }),
+        }
+    }
+
     /// Reads `/_local/metrics`.
     pub async fn metrics(&self) -> Result<StackMetrics, BenchError> {
         let path = "/_local/metrics";
-        let (status, body) = http::request(self.addr, "GET", path, None).await?;
-        if status != 200 {
-            return Err(BenchError::BadAnswer {
-                path: path.into(),
-                reason: format!("status {status}"),
-            });
-        }
+        let body = self.metrics_json().await?;
         let mut m: StackMetrics =
             serde_json::from_value(body).map_err(|e| BenchError::BadAnswer {
                 path: path.into(),
@@ -78,6 +85,27 @@ impl Target {
         m.stack_cpu_secs = self.pid.and_then(|pid| cpu_secs(&pid.to_string()));
         m.bench_cpu_secs = cpu_secs("self");
         Ok(m)
+    }
+
+    /// Starts a new hot-partition measurement on the stack.
+    pub async fn reset_hot_partition(&self) -> Result<(), BenchError> {
+        let path = "/_local/metrics/hot_partition/reset";
+        match http::request(self.addr, "POST", path, None).await? {
+            (204, _) => Ok(()),
+            (status, _) => Err(BenchError::BadAnswer {
+                path: path.into(),
+                reason: format!("status {status}"),
+            }),
+        }
+    }
+
+    /// The busiest partition key-second since the last reset (`None` from a
+    /// stack too old to count it).
+    pub async fn hot_partition(&self) -> Result<Option<HotPartition>, BenchError> {
+        let body = self.metrics_json().await?;
+        Ok(body
+            .get("hot_partition")
+            .and_then(|h| serde_json::from_value(h.clone()).ok()))
     }
 
     /// `POST /groups`; the new group's access code.
@@ -120,11 +148,12 @@ pub fn find_stack_binary() -> Option<PathBuf> {
 }
 
 impl SpawnedStack {
-    /// Starts `binary --memory --port 0`, logging to `log`, and waits for its address.
-    pub async fn start(binary: &Path, log: &Path) -> Result<Self, BenchError> {
+    /// Starts `binary --memory --port 0 {extra}`, logging to `log`, and waits for its address.
+    pub async fn start(binary: &Path, log: &Path, extra: &[String]) -> Result<Self, BenchError> {
         let log_file = std::fs::File::create(log)?;
         let mut child = Command::new(binary)
             .args(["--memory", "--port", "0"])
+            .args(extra)
             .env(
                 "RUST_LOG",
                 std::env::var("CIRCLE_STACK_LOG").unwrap_or("warn".into()),

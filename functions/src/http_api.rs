@@ -2,13 +2,21 @@
 //! `GET /groups/{code}`), the web page (`/`, `/app.js`, `/style.css`) and
 //! `/config.json`, which tells the page where the APIs are.
 
+//!
+//! It takes the HTTP API's payload 2.0 events as `aws_lambda_events` types
+//! straight from the Lambda runtime: lambda_http's conversion to and from
+//! `http` types, which can read every kind of API Gateway and ALB event, is
+//! code this function never needs.
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
 use circle_shared::handlers::http::{HttpRequest, HttpResponse};
 use circle_shared::{App, Gateway, GatewayError};
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Error, Request, RequestExt, Response, service_fn};
+use http::{HeaderMap, HeaderValue};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
 use crate::aws::{Base, env_var};
@@ -62,22 +70,19 @@ pub fn app(base: Base) -> App {
 }
 
 /// The request's stage from its context, unless it is `$default` (no path prefix).
-fn named_stage(req: &Request) -> Option<String> {
-    let stage = match req.request_context_ref()? {
-        RequestContext::ApiGatewayV2(ctx) => ctx.stage.clone(),
-        _ => None,
-    }?;
+fn named_stage(req: &ApiGatewayV2httpRequest) -> Option<&str> {
+    let stage = req.request_context.stage.as_deref()?;
     (stage != "$default" && !stage.is_empty()).then_some(stage)
 }
 
 /// The request path without the stage prefix a named stage puts in front.
-pub fn route_path(req: &Request) -> String {
-    let raw = req.raw_http_path();
-    let raw = if raw.is_empty() {
-        req.uri().path()
-    } else {
-        raw
-    };
+pub fn route_path(req: &ApiGatewayV2httpRequest) -> String {
+    let raw = req
+        .raw_path
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .or(req.request_context.http.path.as_deref())
+        .unwrap_or_default();
     if let Some(stage) = named_stage(req) {
         let prefix = format!("/{stage}");
         if let Some(rest) = raw.strip_prefix(&prefix)
@@ -98,27 +103,42 @@ pub fn route_path(req: &Request) -> String {
 }
 
 /// This API's own base URL, as the request reached it.
-fn own_url(req: &Request) -> Option<String> {
-    let domain = match req.request_context_ref()? {
-        RequestContext::ApiGatewayV2(ctx) => ctx.domain_name.clone(),
-        _ => None,
-    }?;
+fn own_url(req: &ApiGatewayV2httpRequest) -> Option<String> {
+    let domain = req.request_context.domain_name.as_deref()?;
     Some(match named_stage(req) {
         Some(stage) => format!("https://{domain}/{stage}"),
         None => format!("https://{domain}"),
     })
 }
 
-fn json_response(status: u16, body: &Value, cache: &str) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .header("cache-control", cache)
-        .body(Body::Text(body.to_string()))
-        .expect("a status code and static headers make a valid response")
+/// A response with these static headers and body.
+fn response(status: u16, headers: &[(&'static str, &'static str)], body: Body) -> Response {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        map.insert(*name, HeaderValue::from_static(value));
+    }
+    let mut response = ApiGatewayV2httpResponse::default();
+    response.status_code = i64::from(status);
+    response.headers = map;
+    response.body = Some(body);
+    response
 }
 
-fn error(status: u16, error: &str, message: &str) -> Response<Body> {
+/// What the function answers (payload format 2.0).
+pub type Response = ApiGatewayV2httpResponse;
+
+fn json_response(status: u16, body: &Value, cache: &'static str) -> Response {
+    response(
+        status,
+        &[
+            ("content-type", "application/json"),
+            ("cache-control", cache),
+        ],
+        Body::Text(body.to_string()),
+    )
+}
+
+fn error(status: u16, error: &str, message: &str) -> Response {
     json_response(
         status,
         &json!({"error": error, "message": message}),
@@ -127,21 +147,23 @@ fn error(status: u16, error: &str, message: &str) -> Response<Body> {
 }
 
 /// Answers one request.
-pub async fn respond(app: &App, urls: &PublicUrls, req: Request) -> Response<Body> {
+pub async fn respond(app: &App, urls: &PublicUrls, req: ApiGatewayV2httpRequest) -> Response {
     let path = route_path(&req);
-    let method = req.method().as_str();
+    let method = req.request_context.http.method.as_str();
     if method == "GET" {
         if let Some((content_type, body)) = crate::page::asset(&path) {
             return match body {
-                Some(body) => Response::builder()
-                    .status(200)
-                    .header("content-type", content_type)
-                    .header("cache-control", "no-cache")
-                    .header("x-content-type-options", "nosniff")
-                    .header("referrer-policy", "no-referrer")
-                    .header("content-security-policy", "frame-ancestors 'none'")
-                    .body(Body::Text(body.to_owned()))
-                    .expect("a status code and static headers make a valid response"),
+                Some(body) => response(
+                    200,
+                    &[
+                        ("content-type", content_type),
+                        ("cache-control", "no-cache"),
+                        ("x-content-type-options", "nosniff"),
+                        ("referrer-policy", "no-referrer"),
+                        ("content-security-policy", "frame-ancestors 'none'"),
+                    ],
+                    Body::Text(body.to_owned()),
+                ),
                 None => error(
                     404,
                     "not_found",
@@ -171,47 +193,47 @@ pub async fn respond(app: &App, urls: &PublicUrls, req: Request) -> Response<Bod
         .clone()
         .or_else(|| own_url(&req))
         .unwrap_or_default();
-    let source = source_ip(&req);
+    let body = match (&req.body, req.is_base64_encoded) {
+        (None, _) => Vec::new(),
+        (Some(text), false) => text.as_bytes().to_vec(),
+        (Some(text), true) => match aws_smithy_types::base64::decode(text) {
+            Ok(bytes) => bytes,
+            Err(_) => return error(400, "bad_request", "the request body is not valid base64"),
+        },
+    };
     let request = HttpRequest {
         method,
         path: &path,
-        body: req.body().as_ref(),
+        body: &body,
         authorization: req
-            .headers()
+            .headers
             .get("authorization")
             .and_then(|v| v.to_str().ok()),
-        source_ip: source.as_deref(),
+        source_ip: req.request_context.http.source_ip.as_deref(),
         page_url: &page_url,
     };
     let reply = circle_shared::handlers::http::handle(app, request).await;
     http_response(&reply)
 }
 
-/// The caller's address as API Gateway saw it.
-fn source_ip(req: &Request) -> Option<String> {
-    match req.request_context_ref()? {
-        RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.clone(),
-        _ => None,
-    }
-}
-
 /// A shared handler's answer as a Lambda response (`204` without a body).
-pub fn http_response(reply: &HttpResponse) -> Response<Body> {
-    let mut builder = Response::builder()
-        .status(reply.status)
-        .header("cache-control", "no-store");
+pub fn http_response(reply: &HttpResponse) -> Response {
+    let (headers, body): (&[_], _) = if reply.status == 204 {
+        (&[("cache-control", "no-store")], Body::Empty)
+    } else {
+        (
+            &[
+                ("cache-control", "no-store"),
+                ("content-type", "application/json"),
+            ],
+            Body::Text(reply.body_text()),
+        )
+    };
+    let mut out = response(reply.status, headers, body);
     if let Some(secs) = reply.retry_after {
-        builder = builder.header("retry-after", secs.to_string());
+        out.headers.insert("retry-after", HeaderValue::from(secs));
     }
-    if reply.status == 204 {
-        return builder
-            .body(Body::Empty)
-            .expect("a status code and static headers make a valid response");
-    }
-    builder
-        .header("content-type", "application/json")
-        .body(Body::Text(reply.body_text()))
-        .expect("a status code and static headers make a valid response")
+    out
 }
 
 /// Runs the HTTP API function: it reaches WebSocket clients (removing a member,
@@ -229,32 +251,19 @@ pub async fn run() -> Result<(), Error> {
     };
     let urls = PublicUrls::from_env();
     let (app, urls) = (&app, &urls);
-    lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(AsIs(respond(app, urls, req).await))
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {
+            Ok::<_, Error>(respond(app, urls, event.payload).await)
+        },
+    ))
     .await
-}
-
-/// A response handed to lambda_http unchanged. Its `IntoResponse` for a plain
-/// `Response` re-decodes every body by the charset of its content type, which
-/// links encoding_rs's tables of every legacy encoding (about 0.1 MB of the
-/// zip); every body here is `Body::Text`, already UTF-8.
-struct AsIs(Response<Body>);
-
-impl lambda_http::IntoResponse for AsIs {
-    fn into_response(
-        self,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response<Body>> + Send>> {
-        Box::pin(std::future::ready(self.0))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lambda_http::request::LambdaRequest;
 
-    fn request(stage: &str, raw_path: &str) -> Request {
+    fn request(stage: &str, raw_path: &str) -> ApiGatewayV2httpRequest {
         let event = json!({
             "version": "2.0",
             "routeKey": "$default",
@@ -272,8 +281,7 @@ mod tests {
             },
             "isBase64Encoded": false
         });
-        let event = serde_json::from_value(event).expect("a valid HTTP API event");
-        LambdaRequest::ApiGatewayV2(event).into()
+        serde_json::from_value(event).expect("a valid HTTP API event")
     }
 
     #[test]

@@ -36,6 +36,12 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 step "cargo test"
 cargo test --workspace --all-features 2>&1 | tee -a "$results"
 
+# Lambda may run one connection's frames concurrently; the emulator does so
+# with --concurrent-frames. The end-to-end suites run again in that mode (the
+# chaos run always uses it).
+step "end-to-end suites with concurrent frames"
+CIRCLE_CONCURRENT_FRAMES=1 cargo test -p circle-tests --test e2e_ws --test e2e_part2 --test e2e_fidelity 2>&1 | tee -a "$results"
+
 if [ "$quick" = 1 ]; then
   step "done (quick)"
   summary

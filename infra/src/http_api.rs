@@ -80,6 +80,14 @@ pub(crate) async fn metrics(State(state): State<Arc<Shared>>) -> Response {
         "peak_rss_bytes": memory.peak_rss_bytes,
         "connections": state.registry.len(),
         "frames_in_flight_peak": state.frames_in_flight_peak.load(std::sync::atomic::Ordering::Relaxed),
+        "hot_partition": state.app.metrics.hot_partition(),
     }))
     .into_response()
+}
+
+/// `POST /_local/metrics/hot_partition/reset`: starts a new hot-partition
+/// measurement, so a bench phase reports its own busiest key-second.
+pub(crate) async fn reset_hot_partition(State(state): State<Arc<Shared>>) -> Response {
+    state.app.metrics.reset_hot_partition();
+    StatusCode::NO_CONTENT.into_response()
 }

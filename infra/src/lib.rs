@@ -219,6 +219,10 @@ impl Stack {
             .route("/organizer", any(http_api::groups))
             .route("/config.json", get(http_api::config))
             .route("/_local/metrics", get(http_api::metrics))
+            .route(
+                "/_local/metrics/hot_partition/reset",
+                axum::routing::post(http_api::reset_hot_partition),
+            )
             .fallback(get(web::serve))
             .layer(DefaultBodyLimit::max(64 * 1024))
             .with_state(Arc::clone(&shared));

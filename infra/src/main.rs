@@ -8,6 +8,13 @@ use std::time::{Duration, Instant};
 use circle_local::{Config, Limits, Stack, Storage};
 use clap::Parser;
 
+/// mimalloc rather than glibc's malloc: the relay path allocates many small,
+/// short-lived buffers on both worker threads (SDK requests, JSON, frames);
+/// bench/README.md has the before/after figures. The Lambdas keep the system
+/// allocator: one request at a time, and a zip budget.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// All of Circle on one machine: the page, the HTTP API, an API Gateway WebSocket
 /// emulator with `@connections`, and an embedded DynamoDB. No cloud account, no Docker.
 #[derive(Debug, Parser)]

@@ -5,6 +5,6 @@
 #![recursion_limit = "256"]
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_http::Error> {
+async fn main() -> Result<(), lambda_runtime::Error> {
     circle_functions::http_api::run().await
 }

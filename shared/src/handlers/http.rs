@@ -1,6 +1,6 @@
 //! The HTTP API: circles (`POST /groups`, `GET /groups`, `GET /groups/{code}`)
 //! and the organiser's endpoints, as a plain function of a request, wrapped by
-//! `lambda_http` on AWS and by axum locally.
+//! the HTTP API function on AWS and by axum locally.
 
 use serde_json::{Value, json};
 
