@@ -1,8 +1,15 @@
 //! CPU cost of the handlers' pure parts, without I/O: API Gateway event
 //! deserialisation, route selection, frame parsing, event building and
-//! serialisation, and the whole CPU path of one relayed message.
+//! serialisation, and the whole CPU path of one relayed message: once as pure
+//! JSON work, and once through the real handler and the real SDK clients
+//! (request building, SigV4 signing, response parsing for the `GetItem` and
+//! both `@connections` posts) with an HTTP client that answers from memory.
+//! It also prints the heap allocations one relayed message makes.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use circle_shared::protocol::{
@@ -191,5 +198,195 @@ fn message_path(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, parsing, routing, apigw, serialising, message_path);
+/// Counts heap allocations, to report allocations per relayed message.
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call is passed to the system allocator unchanged.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's contract for `layout` is System's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from System.alloc with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as for `dealloc`, and `new_size` is the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+mod canned {
+    //! An SDK HTTP client that answers from memory: a `GetItem` gets the
+    //! sender's connection record (paired), a post gets 200.
+
+    use aws_smithy_runtime_api::client::http::{
+        HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+    use aws_smithy_types::body::SdkBody;
+
+    #[derive(Debug, Clone)]
+    pub struct Canned {
+        pub get_item: &'static str,
+    }
+
+    impl HttpClient for Canned {
+        fn http_connector(
+            &self,
+            _: &HttpConnectorSettings,
+            _: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            SharedHttpConnector::new(self.clone())
+        }
+    }
+
+    impl HttpConnector for Canned {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            let dynamodb = request
+                .headers()
+                .get("x-amz-target")
+                .is_some_and(|t| t.starts_with("DynamoDB"));
+            let body = if dynamodb {
+                SdkBody::from(self.get_item)
+            } else {
+                SdkBody::empty()
+            };
+            let status = 200u16.try_into().expect("200 is a status");
+            HttpConnectorFuture::ready(Ok(HttpResponse::new(status, body)))
+        }
+    }
+}
+
+/// An attribute as DynamoDB's JSON wire format.
+fn wire(v: &aws_sdk_dynamodb::types::AttributeValue) -> Value {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    match v {
+        A::S(s) => json!({"S": s}),
+        A::N(n) => json!({"N": n}),
+        A::Bool(b) => json!({"BOOL": b}),
+        A::Null(b) => json!({"NULL": b}),
+        A::Ss(l) => json!({"SS": l}),
+        A::L(l) => json!({"L": l.iter().map(wire).collect::<Vec<_>>()}),
+        A::M(m) => json!({"M": m.iter().map(|(k, v)| (k.clone(), wire(v))).collect::<Map<_, _>>()}),
+        other => panic!("no wire form in this bench for {other:?}"),
+    }
+}
+
+/// The sender's connection record, paired in the sample's room, as a
+/// `GetItem` answer.
+fn paired_record() -> &'static str {
+    use circle_shared::model::{ConnState, Connection, Room};
+    let mut conn = Connection::new("Vx1lZcIMoAMCKfA=", 1_744_200_000_000, 4_102_444_800);
+    conn.name = Some("Ann".into());
+    conn.cid = Some("c0ffee00c0ffee00".into());
+    conn.code = Some("ABCD-EFGH-JK".into());
+    conn.mid = Some("0123456789abcdef0123456789abcdef".into());
+    conn.circle_expires_at = 4_102_444_800;
+    conn.state = ConnState::Paired {
+        room: Room {
+            room: "0123456789abcdefghij".into(),
+            pid: "p-ann".into(),
+            partner: "Vx1lZcIMoAMCKfB=".into(),
+            partner_name: "Bob".into(),
+            partner_pid: "p-bob".into(),
+            partner_mid: "fedcba9876543210fedcba9876543210".into(),
+            resume_hash: "00".into(),
+            prompt: "What made you smile this week?".into(),
+            round: 0,
+            ends_at: 0,
+        },
+        partner_away_until: 0,
+    };
+    let item: Map<String, Value> = conn
+        .to_item()
+        .iter()
+        .map(|(k, v)| (k.clone(), wire(v)))
+        .collect();
+    Box::leak(json!({ "Item": item }).to_string().into_boxed_str())
+}
+
+/// The `message` handler end to end on the CPU: the Lambda event, the rate
+/// limiter, the `GetItem` through the SDK (built, signed, parsed), the relayed
+/// frame, and both posts through the SDK's `@connections` client.
+fn message_handler(c: &mut Criterion) {
+    use circle_shared::{App, Settings, TableNames};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let http = aws_sdk_dynamodb::config::SharedHttpClient::new(canned::Canned {
+        get_item: paired_record(),
+    });
+    let sdk = circle_shared::app::local_sdk_config()
+        .into_builder()
+        .http_client(http)
+        .build();
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .endpoint_url("https://dynamodb.eu-west-1.amazonaws.com")
+            .build(),
+    );
+    let gateway = circle_shared::gateway::ApiGatewayManagement::new(
+        &sdk,
+        "https://k7xq2m9v1d.execute-api.eu-west-1.amazonaws.com/prod",
+    );
+    let mut settings = Settings::default();
+    // The bench sends far more than one client may; the limiter still runs.
+    settings.limits = settings.limits.scaled(1e9);
+    let app = App::new(
+        dynamodb,
+        TableNames::with_prefix("bench"),
+        Arc::new(gateway),
+        Arc::new(circle_shared::clock::SystemClock),
+        settings,
+    );
+    let event = apigw_event(&message_frame());
+    let one = |app: &App| {
+        let req: ApiGatewayWebsocketProxyRequest =
+            serde_json::from_str(&event).expect("the sample event is valid");
+        let response = rt.block_on(circle_shared::handlers::ws::handle(app, req));
+        assert_eq!(response.status_code, 200, "the message was relayed");
+    };
+    one(&app);
+    let before = app.metrics.snapshot();
+    one(&app);
+    let after = app.metrics.snapshot().since(&before);
+    assert_eq!(
+        (
+            after.ddb_requests(),
+            after.ddb_writes(),
+            after.gateway_posts
+        ),
+        (1, 0, 2),
+        "one read, no write, two posts"
+    );
+    let n = 2_000u64;
+    let start = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..n {
+        one(&app);
+    }
+    let per = (ALLOCATIONS.load(Ordering::Relaxed) - start) as f64 / n as f64;
+    println!("pipeline/message_handler_sdk: {per:.0} heap allocations per relayed message");
+    c.bench_function("pipeline/message_handler_sdk", |b| b.iter(|| one(&app)));
+}
+
+criterion_group!(
+    benches,
+    parsing,
+    routing,
+    apigw,
+    serialising,
+    message_path,
+    message_handler
+);
 criterion_main!(benches);

@@ -239,6 +239,7 @@ pub fn local_sdk_config() -> crate::sdk::SdkConfig {
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
         .http_client(crate::sdk::http_client())
+        .stalled_stream_protection(aws_types::sdk_config::StalledStreamProtectionConfig::disabled())
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
             aws_sdk_dynamodb::config::Credentials::new(
                 "local",
