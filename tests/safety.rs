@@ -639,3 +639,108 @@ async fn every_record_of_a_circle_dies_with_it_or_sooner() {
         assert!(kinds.contains(&Some(kind.to_owned())), "{kind}: {kinds:?}");
     }
 }
+
+/// The DynamoDB and `@connections` cost of each safety and organiser action,
+/// printed (`COST` lines) and bounded: a block or report is a handful of
+/// requests whatever the circle's size, and the organiser's view reads the
+/// same number of items (index pages and counters) for 4 members as for 40.
+#[tokio::test]
+async fn block_report_and_organiser_actions_cost_a_bounded_few_requests() {
+    use circle_shared::metrics::MetricsSnapshot;
+    let mut costs: Vec<(String, MetricsSnapshot)> = Vec::new();
+    let mut view_requests = Vec::new();
+    for size in [4usize, 40] {
+        let h = Harness::new().await;
+        let m = || h.app.metrics.snapshot();
+        let c = h.circle("cost").await;
+        let conns: Vec<String> =
+            futures_util::future::join_all((0..size).map(|_| h.connect())).await;
+        for (i, conn) in conns.iter().enumerate() {
+            h.join_as(conn, &c.code, "P", &member_secret(i)).await;
+        }
+        let path = format!("/groups/{}/organizer", c.code);
+        let t = m();
+        assert_eq!(organizer_view(&h, &path, &c.key).await.status, 200);
+        let view = m().since(&t);
+        view_requests.push(view.ddb_requests());
+        costs.push((format!("organiser view ({size} members)"), view));
+        if size != 4 {
+            continue;
+        }
+        let room = h.current_room(&conns[0]).expect("paired");
+        let t = m();
+        act(
+            &h,
+            &conns[0],
+            json!({"action":"report","room":room,"reason":"spam","excerpt":[{"from":"partner","text":"hi"}]}),
+        )
+        .await;
+        costs.push(("report (in a room)".into(), m().since(&t)));
+        let t = m();
+        act(&h, &conns[0], json!({"action":"block","room":room})).await;
+        costs.push(("block (last room)".into(), m().since(&t)));
+        let room2 = h.current_room(&conns[2]).expect("paired");
+        let t = m();
+        act(&h, &conns[2], json!({"action":"block","room":room2})).await;
+        costs.push(("block (in a room)".into(), m().since(&t)));
+        let t = m();
+        let r = h
+            .http(
+                "PATCH",
+                &format!("/groups/{}", c.code),
+                Some(json!({"name":"Renamed"})),
+                Some(&c.key),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        costs.push(("organiser patch".into(), m().since(&t)));
+        let t = m();
+        let r = h
+            .http(
+                "POST",
+                &format!("/groups/{}/code", c.code),
+                None,
+                Some(&c.key),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        costs.push(("organiser new code".into(), m().since(&t)));
+        let code = r.body["access_code"]
+            .as_str()
+            .expect("the new code")
+            .to_owned();
+        let mid = h.app.settings.hash_key.member_id(&c.id, &member_secret(3));
+        let t = m();
+        let r = h
+            .http(
+                "POST",
+                &format!("/groups/{code}/remove"),
+                Some(json!({"member_id": mid})),
+                Some(&c.key),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        costs.push(("organiser remove".into(), m().since(&t)));
+        let t = m();
+        let r = h
+            .http("DELETE", &format!("/groups/{code}"), None, Some(&c.key))
+            .await;
+        assert_eq!(r.status, 204);
+        costs.push(("organiser close (4)".into(), m().since(&t)));
+    }
+    for (what, cost) in &costs {
+        println!("COST {what:<28} {cost}");
+    }
+    let of = |name: &str| &costs.iter().find(|(w, _)| w == name).expect(name).1;
+    for action in [
+        "report (in a room)",
+        "block (last room)",
+        "block (in a room)",
+    ] {
+        assert!(of(action).ddb_requests() <= 4, "{action}: {}", of(action));
+    }
+    assert_eq!(
+        view_requests[0], view_requests[1],
+        "the organiser's view reads as many times for 40 members as for 4"
+    );
+}

@@ -40,7 +40,7 @@ cargo test --workspace --all-features 2>&1 | tee -a "$results"
 # with --concurrent-frames. The end-to-end suites run again in that mode (the
 # chaos run always uses it).
 step "end-to-end suites with concurrent frames"
-CIRCLE_CONCURRENT_FRAMES=1 cargo test -p circle-tests --test e2e_ws --test e2e_part2 --test e2e_fidelity 2>&1 | tee -a "$results"
+CIRCLE_CONCURRENT_FRAMES=1 cargo test -p circle-tests --features e2e --test e2e_ws --test e2e_part2 --test e2e_fidelity 2>&1 | tee -a "$results"
 
 if [ "$quick" = 1 ]; then
   step "done (quick)"
