@@ -488,6 +488,15 @@ async fn a_new_code_shuts_out_the_old_one_and_people_inside_stay() {
         )
         .await;
     assert_eq!(view.status, 200);
+    // Someone inside whose chat ended still finds someone new with the code
+    // they came in with.
+    act(&h, &a, json!({"action":"leave_room","room":room})).await;
+    h.join_as(&b, &c.code, "Bob", &member_secret(2)).await;
+    assert!(codes(&h, &b).is_empty(), "{:?}", codes(&h, &b));
+    assert!(matches!(
+        h.gateway.events(&b).last(),
+        Some(ServerEvent::Waiting { .. } | ServerEvent::JoinRoom { .. })
+    ));
     h.assert_invariants().await;
 }
 

@@ -21,14 +21,36 @@ pub async fn request(
     path: &str,
     body: Option<&Value>,
 ) -> Result<(u16, Value), BenchError> {
+    exchange(addr, method, path, body, None).await
+}
+
+/// [`request`] with `Authorization: Bearer {key}` (the organiser's API).
+pub async fn request_with_key(
+    addr: SocketAddr,
+    method: &'static str,
+    path: &str,
+    body: Option<&Value>,
+    key: &str,
+) -> Result<(u16, Value), BenchError> {
+    exchange(addr, method, path, body, Some(key)).await
+}
+
+async fn exchange(
+    addr: SocketAddr,
+    method: &'static str,
+    path: &str,
+    body: Option<&Value>,
+    key: Option<&str>,
+) -> Result<(u16, Value), BenchError> {
     let fail = |reason: String| BenchError::Http {
         method,
         path: path.to_owned(),
         reason,
     };
     let body = body.map(Value::to_string).unwrap_or_default();
+    let auth = key.map_or_else(String::new, |k| format!("Authorization: Bearer {k}\r\n"));
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n",
         body.len()
     );
     let exchange = async {

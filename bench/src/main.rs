@@ -13,6 +13,7 @@ mod http;
 mod idle;
 mod load;
 mod report;
+mod rounds;
 mod stack;
 mod stats;
 mod ws;
@@ -35,6 +36,8 @@ enum Mode {
     Load,
     /// N clients join one circle at once, for each N in --sizes.
     Burst,
+    /// One circle of --clients members through --rounds timed rounds.
+    Rounds,
     /// Many idle sockets; the stack's memory.
     Idle,
     /// The embedded DynamoDB's own request rate (no stack needed).
@@ -115,6 +118,14 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_values_t = [100, 1000, 5000])]
     sizes: Vec<usize>,
 
+    /// Rounds: how many rounds to run.
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
+    /// Rounds: a spawned stack's round "minute", in seconds (a round is two,
+    /// the shortest an organiser may set).
+    #[arg(long, default_value_t = 5.0)]
+    round_secs: f64,
+
     /// Idle: sockets to open.
     #[arg(long, default_value_t = 10_000)]
     connections: usize,
@@ -170,6 +181,7 @@ impl Args {
         match self.mode {
             Mode::Load => self.clients as u64,
             Mode::Burst => self.sizes.iter().copied().max().unwrap_or(0) as u64,
+            Mode::Rounds => self.clients as u64,
             Mode::Idle => self.connections as u64,
             Mode::Dynamo => 0,
         }
@@ -260,6 +272,12 @@ async fn run(args: Args) -> Result<bool, BenchError> {
             .clone()
             .unwrap_or_else(|| std::env::temp_dir().join("circle-bench-stack.log"));
         let mut extra = vec!["--limits-scale".to_owned(), "100".to_owned()];
+        if args.mode == Mode::Rounds {
+            extra.push(format!(
+                "--round-minute={}ms",
+                (args.round_secs * 1000.0) as u64
+            ));
+        }
         extra.extend(args.stack_args.iter().cloned());
         Some(SpawnedStack::start(&binary, &log, &extra).await?)
     } else {
@@ -297,6 +315,18 @@ async fn run_against(
         Mode::Burst => {
             let report = burst::run(&args.sizes, &args.load_config(), target, deadline).await?;
             burst::print(&report);
+            write(args, Some((spawned, target)), report.ok(), &report)?;
+            Ok(report.ok())
+        }
+        Mode::Rounds => {
+            let cfg = rounds::RoundsConfig {
+                clients: args.clients,
+                rounds: args.rounds,
+                connect_concurrency: args.connect_concurrency,
+                timeout: Duration::from_secs(args.deadline_secs),
+            };
+            let report = rounds::run(&cfg, target).await?;
+            rounds::print(&report);
             write(args, Some((spawned, target)), report.ok(), &report)?;
             Ok(report.ok())
         }

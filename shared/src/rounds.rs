@@ -10,7 +10,7 @@
 //! with whoever they met longest ago; an odd one out waits and is paired first
 //! the next round.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use futures_util::StreamExt;
 use petgraph::graph::{NodeIndex, UnGraph};
@@ -260,6 +260,10 @@ async fn repair(app: &App, circle: &Circle, first: bool) -> Result<(), ActionErr
             });
         }
     }
+    // A connection is one person, however the index listed it (a room seen
+    // from both sides, or a stale copy of a record that changed meanwhile).
+    let mut seen_conns = HashSet::new();
+    people.retain(|p| seen_conns.insert(p.conn.connection_id.clone()));
     // Everyone connected hears the round start, after their room's end.
     let info = pairing::round_info(app, &circle.round);
     for c in &conns {
@@ -295,9 +299,18 @@ async fn repair(app: &App, circle: &Circle, first: bool) -> Result<(), ActionErr
         .map(|&(a, b)| pair_two(app, circle, &people[a], &people[b], &members))
         .collect();
     let paired: Vec<bool> = futures_util::stream::iter(jobs)
-        .buffer_unordered(FAN_OUT)
+        .buffered(FAN_OUT)
         .collect()
         .await;
+    // A pair whose records changed since they were read (a leave, a drop, a
+    // stale index entry) is not lost for the round: both go through the lobby
+    // like the odd one out, which re-reads their records.
+    let mut left = left;
+    for (&(a, b), ok) in pairs.iter().zip(&paired) {
+        if !ok {
+            left.extend([a, b]);
+        }
+    }
     tracing::info!(
         cid = %circle.cid,
         round = circle.round.number,

@@ -158,11 +158,11 @@ pub async fn join(app: &App, conn_id: &str, req: JoinRequest<'_>) -> Result<(), 
             }
             c
         }
-        // A code since replaced still works for whoever is inside with it.
+        // A code since replaced still works for whoever came in with it on
+        // this connection: waiting, chatting, or between chats ("Find
+        // someone new" after a partner left). A new connection can't use it.
         None => match (&conn.cid, &conn.code) {
-            (Some(cid), Some(c))
-                if c == code.as_str() && !matches!(conn.state, ConnState::Idle) =>
-            {
+            (Some(cid), Some(c)) if c == code.as_str() => {
                 circles::get_by_cid(app, cid)
                     .await?
                     .ok_or(ActionError::GroupNotFound)?
