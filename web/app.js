@@ -10,6 +10,7 @@ const ROOM_KEEPALIVE_MS = 240_000;  // API Gateway drops sockets idle for 10 min
 const ANSWER_TIMEOUT_MS = 15_000;   // how long a join (or a block/report) may go unanswered
 const CONNECT_TIMEOUT_MS = 10_000;
 const RESUME_ANSWER_MS = 8_000;
+const RESUME_RACE_MS = 5_000;      // a `not_in_room` this soon after a drop may mean the server hasn't seen the drop yet
 const TYPING_SEND_MS = 2_500;       // at most one "typing" per this
 const TYPING_SHOW_MS = 4_000;       // how long a partner's "typing" shows
 const SAFETY_WINDOW_MS = 600_000;   // block and report work on the last room for 10 minutes
@@ -393,13 +394,14 @@ async function lookup(final) {
   return null;
 }
 
-function openJoin(code) {
+// `check`: look the code up at once (not when the server just refused it).
+function openJoin(code, check = true) {
   $('j-name').value = $('j-name').value || savedName();
   if (code !== undefined && code !== null) $('j-code').value = code ? formatCode(normalizeCode(code)) : '';
   const c = normalizeCode($('j-code').value);
   history.replaceState(null, '', c ? inviteLink(c) : location.pathname);
   show('join');
-  if (c) lookup(true);
+  if (c && check) lookup(true);
 }
 
 $('j-code').addEventListener('input', () => {
@@ -446,6 +448,7 @@ let waitTimer = 0;
 let roomTimer = 0;
 let resumeTimer = 0;
 let awayTimer = 0;
+let resumeFrom = 0;   // when the socket dropped
 let resumeUntil = 0;
 let resumeTries = 0;
 let lastSentAt = 0;
@@ -587,7 +590,8 @@ function closedFor(title, text) {
 
 function startResume() {
   state = 'resuming';
-  resumeUntil = Date.now() + graceS * 1000;
+  resumeFrom = Date.now();
+  resumeUntil = resumeFrom + graceS * 1000;
   resumeTries = 0;
   hideTyping();
   for (const p of list.querySelectorAll('.msg.pending')) markFailed(p);
@@ -613,10 +617,11 @@ function tryResume() {
   }, () => state === 'resuming');
 }
 
-function retryResume() {
+// `until`: try again no later than this (a time on our clock).
+function retryResume(until = resumeUntil) {
   clearTimeout(answerTimer);
   resumeTries += 1;
-  const wait = Math.min(1000 * 2 ** (resumeTries - 1), 8000, Math.max(0, resumeUntil - Date.now()));
+  const wait = Math.min(500 * 2 ** (resumeTries - 1), 8000, Math.max(0, Math.min(until, resumeUntil) - Date.now()));
   clearTimeout(resumeTimer);
   resumeTimer = setTimeout(tryResume, wait);
 }
@@ -696,8 +701,17 @@ function onError(ev) {
     return;
   }
   if (state === 'resuming') {
+    // Busy, or a `not_in_room` that may only mean the server hasn't noticed the
+    // drop yet (its seat isn't held until it has): try again shortly.
+    const racing = ev.code === 'not_in_room' && Date.now() - resumeFrom < RESUME_RACE_MS;
+    if (ev.code === 'rate_limited' || racing) {
+      const s = ws;
+      ws = null;
+      if (s) s.close();
+      retryResume(racing ? resumeFrom + RESUME_RACE_MS : resumeUntil);
+      return;
+    }
     // A wrong or late token (or a server that can't resume): the seat is gone.
-    if (ev.code === 'rate_limited') { const s = ws; ws = null; if (s) s.close(); retryResume(); return; }
     abandon();
     return;
   }
@@ -708,10 +722,11 @@ function onError(ev) {
   if ((ev.code === 'group_not_found' || ev.code === 'group_expired') && joining) {
     closeSocket();
     preview = null;
-    openJoin(session.code);
+    $('preview').hidden = true;
+    openJoin(session.code, false);
     codeError(ev.code === 'group_expired'
       ? 'This circle has expired (circles last 3 days). Ask for a new code.'
-      : 'No circle has this code any more. Ask for a new code.');
+      : "This code doesn't work any more: the organiser may have changed it or closed the circle. Ask them for the new code.");
     return;
   }
   if (ev.code === 'rate_limited' && state === 'joining' && joinRetries < 3) {
@@ -765,7 +780,12 @@ function onWaiting(ev) {
   if (ev.group) session.group = ev.group;
   if (typeof ev.waiting === 'number') lastCount = ev.waiting;
   keepWaiting();
-  if (state === 'break') { breakText(); return; }
+  if (state === 'break') {
+    // In the lobby after the new round paired everyone it could: we sit this one out.
+    if (round && round.number > breakNumber) sittingOut = true;
+    breakText();
+    return;
+  }
   const fresh = state !== 'waiting';
   state = 'waiting';
   if (fresh || screen !== 'waiting') showWaiting(false, lastCount);
@@ -822,22 +842,34 @@ function onRound(ev) {
   tick();
 }
 
-let breakNumber = 0;
+let breakNumber = 0;   // the round whose end put us on the break
+let sittingOut = false; // the next round began without a partner for us
 function roundOver(n) {
   endRoom();
   state = 'break';
   breakNumber = n;
-  $('break-title').textContent = n > 0 ? `Round ${n} is over` : 'Timed rounds are starting';
+  sittingOut = false;
+  lastCount = null;
   breakText();
   keepWaiting();
   show('break');
 }
 
 function breakText() {
-  let text = round && round.number > breakNumber
-    ? `Round ${round.number} has started: finding your next partner…`
-    : 'The next round starts in a moment. Stay on this page: you will be paired with someone new.';
-  if (typeof lastCount === 'number' && lastCount > 1) text += ` ${lastCount} people are in the lobby.`;
+  const next = round && round.number > breakNumber ? round.number : 0;
+  const alone = typeof lastCount === 'number' && lastCount <= 1;
+  let title = breakNumber > 0 ? `Round ${breakNumber} is over` : 'Timed rounds are starting';
+  let text;
+  if (!next) {
+    text = 'The next round starts in a moment. Stay on this page: you will be paired with someone new.';
+  } else if (sittingOut && alone) {
+    title = `Sitting out round ${next}`;
+    text = "There's an odd number of people, so everyone else is paired for this round. Stay on this page: you'll be paired as soon as someone is free, and first when the next round starts.";
+  } else {
+    text = `Round ${next} has started: finding your next partner…`;
+    if (typeof lastCount === 'number' && lastCount > 1) text += ` ${lastCount} people are in the lobby.`;
+  }
+  setText($('break-title'), title);
   setText($('break-text'), text);
 }
 
@@ -851,9 +883,8 @@ function tick() {
   const now = Date.now();
   const r = round && round.endsAt > 0 ? round : null;
   const roundLine = r ? (r.endsAt > now ? `Round ${r.number} · ${clock(r.endsAt - now)} left` : `Round ${r.number} is ending…`) : '';
-  const w = $('waiting-round');
-  w.hidden = !r;
-  setText(w, r ? `${roundLine}. Timed rounds are on: you're paired until the round ends, then with someone new.` : '');
+  $('waiting-round').hidden = !r;
+  setText($('waiting-round-time'), r ? `${roundLine}.` : '');
   const b = $('break-round');
   b.hidden = !r || r.number <= breakNumber;
   setText(b, b.hidden ? '' : roundLine);
@@ -1554,10 +1585,11 @@ function reportItem(r) {
     li.append(el('p', 'hint', 'No messages were included.'));
   }
   const id = r.reported && r.reported.member_id;
-  if (id) {
-    const b = el('button', 'danger small', org.removed.has(id) ? `${reported} was removed` : `Remove ${reported}`);
+  if (id && org.removed.has(id)) {
+    li.append(el('p', 'removed', `${reported} was removed from the circle.`));
+  } else if (id) {
+    const b = el('button', 'danger small', `Remove ${reported}`);
     b.type = 'button';
-    b.disabled = org.removed.has(id);
     b.addEventListener('click', () => removeMember(id, reported));
     li.append(b);
   }

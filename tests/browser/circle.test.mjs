@@ -332,16 +332,16 @@ test('create, join, chat, next, disconnect and rejoin in real browsers', { timeo
 
   await t.test('a dropped connection is said, and Rejoin goes back to the lobby', async () => {
     assert.ok(cRec.server, "Ben's socket was routed");
-    // A server with Part 2 holds the seat for a resume: keep the network down until the grace is over.
-    const resumable = !!(cRec.lastRoom() || {}).resume;
-    const wait = resumable ? (GRACE_S + 10) * 1000 : undefined;
-    cRec.refuse = resumable;
+    // The server holds Ben's seat for a resume: keep the network down until the
+    // grace is over (Cy is told), then let the page find out its seat is gone.
+    const wait = (GRACE_S + 10) * 1000;
+    cRec.refuse = true;
     await cRec.server.close({ code: 4000, reason: 'the test drops the connection' });
-    if (resumable) await waitText(C.page.locator('#conn-banner'), 'Reconnecting…');
-    await waitText(C.page.locator('#screen-trouble h1'), 'Connection lost', wait);
-    await waitText(C.page.locator('#trouble-text'), 'chat with Cy has ended');
+    await waitText(C.page.locator('#conn-banner'), 'Reconnecting…');
     await waitText(A.page.locator('#ended-text'), 'Ben disconnected.', wait);
     cRec.refuse = false;
+    await waitText(C.page.locator('#screen-trouble h1'), 'Connection lost', wait);
+    await waitText(C.page.locator('#trouble-text'), 'chat with Cy has ended');
     await screenshot(C.page, 'connection-lost-mobile');
     await checkA11y(C.page, 'connection lost');
     await C.page.getByRole('button', { name: 'Rejoin' }).click();

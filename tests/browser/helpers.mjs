@@ -32,12 +32,23 @@ export async function launch() {
 }
 
 // Screenshots are numbered in the order taken, prefixed by the test file's name.
+// `shot.both(page, name)` takes the same state at the desktop and the mobile size
+// (`fullPage`: the whole page, not just the viewport), then restores the page's size.
 export function screenshotter(prefix) {
   let n = 0;
-  return async (page, name) => {
+  const shot = async (page, name, options = {}) => {
     n += 1;
-    await page.screenshot({ path: join(SCREENS, `${prefix}-${String(n).padStart(2, '0')}-${name}.png`) });
+    await page.screenshot({ path: join(SCREENS, `${prefix}-${String(n).padStart(2, '0')}-${name}.png`), ...options });
   };
+  shot.both = async (page, name, options = {}) => {
+    const own = page.viewportSize();
+    for (const [where, size] of [['desktop', DESKTOP], ['mobile', MOBILE]]) {
+      await page.setViewportSize(size);
+      await shot(page, `${name}-${where}`, options);
+    }
+    await page.setViewportSize(own);
+  };
+  return shot;
 }
 
 // Waits until `locator` (first match) is visible and its text contains `text`.
@@ -60,8 +71,8 @@ export async function until(fn, what, timeout = T) {
   }
 }
 
-export const DESKTOP = { width: 1024, height: 720 };
-export const MOBILE = { width: 390, height: 780 };
+export const DESKTOP = { width: 1280, height: 800 };
+export const MOBILE = { width: 390, height: 844 };
 
 // A fresh browser context and page; console errors and page errors are collected
 // (expected HTTP error statuses are named by `allow`).
@@ -152,15 +163,29 @@ const parse = (m) => { try { return JSON.parse(m); } catch { return m; } };
 
 // Routes a context's sockets to the real server, keeping every frame each way.
 // `refuse = true` makes new sockets fail at once (a network that is down).
+// `hold = true` keeps new sockets from reaching the server (the page's frames
+// wait) until `release()`: a network that is slow to come back.
 export function recorder() {
-  const rec = { frames: [], events: [], server: null, sockets: 0, refuse: false };
+  const rec = { frames: [], events: [], server: null, sockets: 0, refuse: false, hold: false, held: [] };
+  const connect = (ws, queued = []) => {
+    const server = ws.connectToServer();
+    rec.server = server;
+    server.onMessage((m) => { rec.events.push(parse(m)); ws.send(m); });
+    ws.onMessage((m) => { rec.frames.push(parse(m)); server.send(m); });
+    for (const m of queued) { rec.frames.push(parse(m)); server.send(m); }
+  };
   rec.route = (ws) => {
     rec.sockets += 1;
     if (rec.refuse) { ws.close({ code: 4001, reason: 'the test refuses this connection' }); return; }
-    const server = ws.connectToServer();
-    rec.server = server;
-    ws.onMessage((m) => { rec.frames.push(parse(m)); server.send(m); });
-    server.onMessage((m) => { rec.events.push(parse(m)); ws.send(m); });
+    if (!rec.hold) { connect(ws); return; }
+    const held = { ws, queued: [] };
+    ws.onMessage((m) => held.queued.push(m));
+    rec.held.push(held);
+  };
+  // Lets held sockets through, with what their pages sent meanwhile.
+  rec.release = () => {
+    rec.hold = false;
+    for (const { ws, queued } of rec.held.splice(0)) connect(ws, queued);
   };
   rec.joins = () => rec.frames.filter((f) => f && f.action === 'join_group');
   rec.actions = () => rec.frames.map((f) => f && f.action);
@@ -168,5 +193,6 @@ export function recorder() {
   return rec;
 }
 
-// How long the server holds a dropped seat (run.sh sets it).
+// How long the server holds a dropped seat, and how long a round's "minute" lasts (run.sh sets both).
 export const GRACE_S = Number(process.env.GRACE_S) || 30;
+export const ROUND_MINUTE_S = Number(process.env.ROUND_MINUTE_S) || 60;

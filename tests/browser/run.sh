@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Circle's browser test: Debian's chromium driven by playwright-core against the
+# Circle's browser tests: Debian's chromium driven by playwright-core against the
 # local stack (circle-local --memory) on a free 127.0.0.1 port.
 #
-#   tests/browser/run.sh                   circle.test.mjs and protocol.test.mjs
-#   CIRCLE_PART2=1 tests/browser/run.sh    also part2.test.mjs (needs the Part 2 server)
+#   tests/browser/run.sh                                  every test file
+#   tests/browser/run.sh part2.test.mjs                   just the ones named
+#   CIRCLE_LOCAL_BIN=/path/to/circle-local tests/browser/run.sh
+#                                                         that binary; no cargo build
 #
 # circle.test.mjs drives the page against the stack; protocol.test.mjs drives the
 # page's Part 2 screens against a stand-in for the README's protocol (the stack
 # only serves the page); part2.test.mjs is the Part 2 flows end to end against
-# the real server, run with a short resume grace.
+# the real server. The stack runs with a short resume grace (GRACE_S, 3 s) and a
+# short round "minute" (ROUND_MINUTE_S, 2 s) so that dropped seats and timed
+# rounds play out in seconds; the page learns both from the server's events.
 #
 # Screenshots land in tests/artifacts/screens/, the stack's log in
 # tests/artifacts/circle-local.log. Never downloads a browser.
@@ -32,23 +36,25 @@ fi
 echo "== npm ci"
 (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 
-# 3. The local stack.
-echo "== cargo build -p circle-local"
-(cd "$root" && cargo build -q -p circle-local)
-bin="${CARGO_TARGET_DIR:-$root/target}/debug/circle-local"
+# 3. The local stack (CIRCLE_LOCAL_BIN: a binary built elsewhere; no build here).
+if [ -n "${CIRCLE_LOCAL_BIN:-}" ]; then
+  bin="$CIRCLE_LOCAL_BIN"
+  [ -x "$bin" ] || { echo "CIRCLE_LOCAL_BIN=$bin is not an executable" >&2; exit 1; }
+else
+  echo "== cargo build -p circle-local"
+  (cd "$root" && cargo build -q -p circle-local)
+  bin="${CARGO_TARGET_DIR:-$root/target}/debug/circle-local"
+fi
+echo "== stack: $bin"
 
 port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 mkdir -p "$artifacts/screens"
 rm -f "$artifacts"/screens/*.png
 log="$artifacts/circle-local.log"
-tests=(circle.test.mjs protocol.test.mjs)
-stack_args=(--port "$port" --memory)
-grace_s=30
-if [ "${CIRCLE_PART2:-}" = 1 ]; then
-  grace_s=3
-  tests+=(part2.test.mjs)
-  stack_args+=(--resume-grace "${grace_s}s")
-fi
+if [ "$#" -gt 0 ]; then tests=("$@"); else tests=(circle.test.mjs protocol.test.mjs part2.test.mjs); fi
+grace_s=3
+round_minute_s=2
+stack_args=(--port "$port" --memory --web-dir "$root/web" --resume-grace "${grace_s}s" --round-minute "${round_minute_s}s")
 "$bin" "${stack_args[@]}" >"$log" 2>&1 &
 stack_pid=$!
 cleanup() {
@@ -79,5 +85,5 @@ done
 # 4. The test, with Node's own runner (prints its pass/fail summary).
 echo "== node --test"
 cd "$here"
-CIRCLE_URL="$url" SCREENS_DIR="$artifacts/screens" GRACE_S="$grace_s" \
+CIRCLE_URL="$url" SCREENS_DIR="$artifacts/screens" GRACE_S="$grace_s" ROUND_MINUTE_S="$round_minute_s" \
   node --test --test-reporter=spec --test-timeout=300000 "${tests[@]}"
