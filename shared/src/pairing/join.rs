@@ -162,11 +162,9 @@ pub async fn join(app: &App, conn_id: &str, req: JoinRequest<'_>) -> Result<(), 
         // this connection: waiting, chatting, or between chats ("Find
         // someone new" after a partner left). A new connection can't use it.
         None => match (&conn.cid, &conn.code) {
-            (Some(cid), Some(c)) if c == code.as_str() => {
-                circles::get_by_cid(app, cid)
-                    .await?
-                    .ok_or(ActionError::GroupNotFound)?
-            }
+            (Some(cid), Some(c)) if c == code.as_str() => circles::get_by_cid(app, cid)
+                .await?
+                .ok_or(ActionError::GroupNotFound)?,
             _ => return Err(ActionError::GroupNotFound),
         },
     };
