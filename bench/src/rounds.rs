@@ -111,9 +111,8 @@ pub async fn run(cfg: &RoundsConfig, target: &Target) -> Result<RoundsReport, Be
                 reason: "joins unanswered".into(),
             });
         };
-        match inb.what {
-            In::Event(ServerEvent::JoinRoom { room: r, .. }) => room[inb.client] = Some(r),
-            _ => {}
+        if let In::Event(ServerEvent::JoinRoom { room: r, .. }) = inb.what {
+            room[inb.client] = Some(r);
         }
     }
     let before = target.metrics().await?;
