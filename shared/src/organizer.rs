@@ -13,7 +13,7 @@ use crate::keys::{self, MEMBER_SHARDS, STATS_SHARDS};
 use crate::model::{Circle, ConnState, Member};
 use crate::pairing;
 use crate::presence;
-use crate::protocol::ServerEvent;
+use crate::protocol::{LeftReason, ServerEvent};
 use crate::store::attr::{b, opt_n, opt_s};
 use crate::store::{QuerySpec, StoreError, Table, tx_delete};
 
@@ -172,11 +172,8 @@ pub async fn remove(app: &App, circle: &Circle, mid: &str) -> Result<Option<usiz
             } => {
                 let items = pairing::end_both(app, c, room, *partner_away_until > 0);
                 if app.store.transact(items).await.is_ok() && *partner_away_until == 0 {
-                    let left = ServerEvent::PartnerLeft {
-                        room: room.room.clone(),
-                        reason: crate::protocol::LeftReason::Left,
-                    };
-                    let _ = pairing::send(app, &room.partner, &left).await;
+                    pairing::tell_partner_left(app, &room.partner, &room.room, LeftReason::Left)
+                        .await;
                 }
             }
             ConnState::Away { room, .. } => {
@@ -186,11 +183,13 @@ pub async fn remove(app: &App, circle: &Circle, mid: &str) -> Result<Option<usiz
                 {
                     let items = pairing::end_both(app, &partner, &theirs, true);
                     if app.store.transact(items).await.is_ok() {
-                        let left = ServerEvent::PartnerLeft {
-                            room: theirs.room.clone(),
-                            reason: crate::protocol::LeftReason::Left,
-                        };
-                        let _ = pairing::send(app, &partner.connection_id, &left).await;
+                        pairing::tell_partner_left(
+                            app,
+                            &partner.connection_id,
+                            &theirs.room,
+                            LeftReason::Left,
+                        )
+                        .await;
                     }
                 }
             }

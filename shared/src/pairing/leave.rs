@@ -180,11 +180,7 @@ pub async fn end_room(
                 match app.store.transact(items).await {
                     Ok(()) => {
                         if !partner_away {
-                            let left = ServerEvent::PartnerLeft {
-                                room: r.room.clone(),
-                                reason: LeftReason::Left,
-                            };
-                            let _ = send(app, &r.partner, &left).await;
+                            tell_partner_left(app, &r.partner, &r.room, LeftReason::Left).await;
                         }
                         Ok(())
                     }
@@ -383,11 +379,7 @@ async fn end_for_good(app: &App, me: &Connection, r: &Room) -> Result<(), StoreE
     ];
     match app.store.transact(items).await {
         Ok(()) => {
-            let left = ServerEvent::PartnerLeft {
-                room: r.room.clone(),
-                reason: LeftReason::Disconnected,
-            };
-            let _ = send(app, &r.partner, &left).await;
+            tell_partner_left(app, &r.partner, &r.room, LeftReason::Disconnected).await;
             Ok(())
         }
         // The partner no longer names us; just go.

@@ -37,7 +37,7 @@ pub use join::{JoinRequest, MET_CAP, connect, join};
 pub(crate) use leave::end_both;
 pub use leave::{Ending, disconnect, end_room};
 pub use lobby::{Seeker, compatible};
-pub(crate) use ops::{Identity, Prior, send, to_paired};
+pub(crate) use ops::{Identity, Prior, send, tell_partner_left, to_paired};
 pub use ops::{get_connection, send_error};
 pub use relay::relay;
 pub use resume::{expire_hold, resume};

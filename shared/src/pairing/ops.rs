@@ -11,7 +11,7 @@ use crate::error::ActionError;
 use crate::gateway::GatewayError;
 use crate::keys;
 use crate::model::{AWAY, Connection, IDLE, LastRoom, PAIRED, Room, WAITING};
-use crate::protocol::ServerEvent;
+use crate::protocol::{LeftReason, ServerEvent};
 use crate::store::attr::{n, s};
 use crate::store::{StoreError, Table};
 
@@ -237,6 +237,16 @@ pub(crate) async fn backoff(conflicts: u32) {
     let cap_ms = 4u64.saturating_mul(1 << conflicts.min(6)).min(250);
     let ms = rand::rng().random_range(0..=cap_ms);
     tokio::time::sleep(Duration::from_millis(ms)).await;
+}
+
+/// Tells `to` that its partner in `room` is gone, and why (best effort, as
+/// every notice after a committed change).
+pub(crate) async fn tell_partner_left(app: &App, to: &str, room: &str, reason: LeftReason) {
+    let left = ServerEvent::PartnerLeft {
+        room: room.to_owned(),
+        reason,
+    };
+    let _ = send(app, to, &left).await;
 }
 
 pub(crate) async fn send(

@@ -135,11 +135,7 @@ async fn partner_gone(app: &App, me: &Connection, r: &Room) -> Result<(), Action
     let (out, _) = tokio::join!(app.store.update(mine), app.store.delete(gone));
     match out {
         Ok(()) => {
-            let left = ServerEvent::PartnerLeft {
-                room: r.room.clone(),
-                reason: LeftReason::Disconnected,
-            };
-            let _ = send(app, &me.connection_id, &left).await;
+            tell_partner_left(app, &me.connection_id, &r.room, LeftReason::Disconnected).await;
             Ok(())
         }
         Err(StoreError::ConditionFailed) => Ok(()),

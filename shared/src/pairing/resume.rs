@@ -271,11 +271,7 @@ pub async fn expire_hold(app: &App, room: &str, pid: &str, conn: &str) -> Result
     items.push(theirs);
     match app.store.transact(items).await {
         Ok(()) => {
-            let left = ServerEvent::PartnerLeft {
-                room: r.room.clone(),
-                reason: LeftReason::Disconnected,
-            };
-            let _ = send(app, &r.partner, &left).await;
+            tell_partner_left(app, &r.partner, &r.room, LeftReason::Disconnected).await;
             Ok(())
         }
         Err(err) if err.item_failed(2) && !err.item_failed(0) && !err.item_failed(1) => {
