@@ -422,9 +422,10 @@ fn chaos_settles_into_a_consistent_state() {
         let metrics = stack.app().metrics.snapshot();
         println!(
             "CHAOS {CLIENTS} clients over {CIRCLES} circles in {scripts_took:?} (+{:?} to settle): {counts:?}; \
-             {} survivors; {metrics}",
+             {} survivors; {metrics}; aws_sim {:?}",
             settle_from.elapsed(),
-            survivors.len()
+            survivors.len(),
+            stack.aws_sim()
         );
         assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
         assert!(counts.kills_mid_join > 0 && counts.kills_mid_chat > 0 && counts.vanishes > 0);

@@ -24,6 +24,16 @@ pub struct BurstRow {
     pub read_units_per_join: f64,
     pub write_units_per_join: f64,
     pub conflicts_per_join: f64,
+    /// `TransactionConflict`s the core received, per join.
+    pub transaction_conflicts_per_join: f64,
+    /// Throttles the core received (after the SDK's own retries), in all.
+    pub throttled: u64,
+    /// What `--aws-sim` refused as over throughput (SDK retries included) and
+    /// the cold starts it charged, in all.
+    pub sim_throttles: u64,
+    pub cold_starts: u64,
+    /// Joins the clients sent again after a `rate_limited` (busy) answer.
+    pub busy_retries: u64,
     pub posts_per_join: f64,
     /// Item operations per second on the busiest partition key.
     pub hot_partition_ops_per_sec: u64,
@@ -100,6 +110,11 @@ fn row(report: &LoadReport) -> BurstRow {
         read_units_per_join: a.read_units,
         write_units_per_join: a.write_units,
         conflicts_per_join: a.conflicts,
+        transaction_conflicts_per_join: a.transaction_conflicts,
+        throttled: join.total.throttled,
+        sim_throttles: join.aws_sim.throttles,
+        cold_starts: join.aws_sim.cold_starts,
+        busy_retries: report.outcome.busy_retries,
         posts_per_join: a.gateway_posts,
         hot_partition_ops_per_sec: hot.ops_per_sec,
         hot_partition_kind: hot.kind,
@@ -157,6 +172,21 @@ pub fn print(report: &BurstReport) {
             last.clients,
             first.clients,
             (last.requests_per_join / first.requests_per_join - 1.0) * 100.0
+        );
+    }
+    println!(
+        "\n{:>6} {:>10} {:>10} {:>10} {:>11} {:>12}",
+        "N", "txconf/join", "throttled", "sim thr.", "cold starts", "busy retries"
+    );
+    for r in &report.rows {
+        println!(
+            "{:>6} {:>10.3} {:>10} {:>10} {:>11} {:>12}",
+            r.clients,
+            r.transaction_conflicts_per_join,
+            r.throttled,
+            r.sim_throttles,
+            r.cold_starts,
+            r.busy_retries
         );
     }
     for (r, run) in report.rows.iter().zip(&report.runs) {

@@ -83,6 +83,8 @@ struct Client {
     /// When the pending join (or leave with requeue) was sent, for its latency.
     join_sent: Option<(Instant, JoinKind)>,
     last_join_at: Option<Instant>,
+    /// Joins sent again after a busy answer, as the page does (up to 3).
+    busy_retries: u8,
     last_partner: Option<Ended>,
     sent: u64,
     echoes: u64,
@@ -186,6 +188,9 @@ pub struct Rates {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Outcome {
     pub paired_after_burst: u64,
+    /// Joins sent again after a `rate_limited` (busy) answer, as the page
+    /// does (at most 3 per client); not errors unless the last one fails too.
+    pub busy_retries: u64,
     pub waiting_after_burst: u64,
     /// Groups with an odd number of members leave one waiter each.
     pub expected_waiting_after_burst: u64,
@@ -222,6 +227,7 @@ struct Run<'a> {
     inbound: mpsc::UnboundedReceiver<Inbound>,
     lat: Lat,
     errors: Errors,
+    busy_retries: u64,
     violations: Violations,
     /// Room id → the clients that were told they are in it.
     rooms: HashMap<String, Vec<usize>>,
@@ -252,6 +258,7 @@ impl<'a> Run<'a> {
                     st: St::Idle,
                     join_sent: None,
                     last_join_at: None,
+                    busy_retries: 0,
                     last_partner: None,
                     sent: 0,
                     echoes: 0,
@@ -264,6 +271,7 @@ impl<'a> Run<'a> {
             inbound,
             lat: Lat::default(),
             errors: Errors::default(),
+            busy_retries: 0,
             violations: Violations::default(),
             rooms: HashMap::new(),
             phases: Vec::new(),
@@ -424,6 +432,7 @@ pub async fn run(
     run.check_rooms();
     run.count_stranded();
     outcome.rooms_formed = run.rooms.len() as u64;
+    outcome.busy_retries = run.busy_retries;
     outcome.final_paired = run.count(|s| matches!(s, St::InRoom { .. }));
     outcome.final_waiting = run.count(|s| *s == St::Waiting);
     outcome.final_idle = run.count(|s| *s == St::Idle);
@@ -724,6 +733,19 @@ impl Run<'_> {
                     );
                 }
             },
+            ServerEvent::Error {
+                code: circle_shared::protocol::ErrorCode::RateLimited,
+                ..
+            } if self.clients[i].st == St::Joining && self.clients[i].busy_retries < 3 => {
+                // A busy moment: the page sends its join again; so do we.
+                self.clients[i].busy_retries += 1;
+                self.busy_retries += 1;
+                let code = self.codes[self.clients[i].group].clone();
+                self.send(
+                    i,
+                    json!({"action": "join_group", "access_code": code, "name": name(i)}),
+                );
+            }
             ServerEvent::Error { code, message } => {
                 let code = serde_json::to_value(code)
                     .ok()

@@ -26,6 +26,8 @@ pub struct PhaseReport {
     pub stack_cpu_cores: Option<f64>,
     /// CPU this benchmark process used, in cores.
     pub bench_cpu_cores: Option<f64>,
+    /// What `--aws-sim` refused and cold-started in the phase.
+    pub aws_sim: crate::stack::SimCounts,
 }
 
 /// Counters divided by the number of actions.
@@ -38,6 +40,10 @@ pub struct PerAction {
     pub read_units: f64,
     pub write_units: f64,
     pub conflicts: f64,
+    /// Refused with `TransactionConflict`, as the core counted them.
+    pub transaction_conflicts: f64,
+    /// Refused as over throughput after the SDK's retries, as the core counted them.
+    pub throttled: f64,
     pub gateway_posts: f64,
     pub gateway_gone: f64,
     pub gateway_deletes: f64,
@@ -83,6 +89,8 @@ impl PhaseReport {
                 read_units: perf(total.read_units),
                 write_units: perf(total.write_units),
                 conflicts: per(total.conflicts),
+                transaction_conflicts: per(total.transaction_conflicts),
+                throttled: per(total.throttled),
                 gateway_posts: per(total.gateway_posts),
                 gateway_gone: per(total.gateway_gone),
                 gateway_deletes: per(total.gateway_deletes),
@@ -92,6 +100,7 @@ impl PhaseReport {
             peak_rss_bytes_after: after.peak_rss_bytes,
             stack_cpu_cores: cores(before.stack_cpu_secs, after.stack_cpu_secs, took),
             bench_cpu_cores: cores(before.bench_cpu_secs, after.bench_cpu_secs, took),
+            aws_sim: after.aws_sim.since(&before.aws_sim),
         }
     }
 }
@@ -148,6 +157,21 @@ pub fn print_phases(phases: &[PhaseReport]) {
     println!(
         "(per action: mean over the phase; cpu s/b = cores the stack / this bench used during the phase; RCU/WCU as DynamoDB reports them, transactions double)"
     );
+    println!(
+        "\n{:<16} {:>12} {:>10} {:>10} {:>10} {:>11}",
+        "refusals", "txconf/act", "throttled", "aws-sim", "sim thr.", "cold starts"
+    );
+    for p in phases {
+        println!(
+            "{:<16} {:>12.3} {:>10} {:>10} {:>10} {:>11}",
+            p.name,
+            p.per_action.transaction_conflicts,
+            p.total.throttled,
+            if p.aws_sim.enabled { "on" } else { "off" },
+            p.aws_sim.throttles,
+            p.aws_sim.cold_starts
+        );
+    }
 }
 
 /// Writes `value` as pretty JSON to `path`.

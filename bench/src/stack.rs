@@ -34,6 +34,36 @@ pub struct StackMetrics {
     /// CPU time this benchmark process has used.
     #[serde(default)]
     pub bench_cpu_secs: Option<f64>,
+    /// What `--aws-sim` did (all zero when it is off).
+    #[serde(default)]
+    pub aws_sim: SimCounts,
+}
+
+/// The stack's `aws_sim` counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimCounts {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(default)]
+    pub transaction_conflicts: u64,
+    #[serde(default)]
+    pub throttles: u64,
+    #[serde(default)]
+    pub cold_starts: u64,
+}
+
+impl SimCounts {
+    /// The change since `earlier`.
+    pub fn since(&self, earlier: &SimCounts) -> SimCounts {
+        SimCounts {
+            enabled: self.enabled,
+            transaction_conflicts: self
+                .transaction_conflicts
+                .saturating_sub(earlier.transaction_conflicts),
+            throttles: self.throttles.saturating_sub(earlier.throttles),
+            cold_starts: self.cold_starts.saturating_sub(earlier.cold_starts),
+        }
+    }
 }
 
 /// User + system CPU seconds of a process, from `/proc/{pid}/stat` ("self" for us).

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use circle_shared::Settings;
+use circle_shared::aws_sim::SimConfig;
 
 /// API Gateway's WebSocket quotas, as the emulator enforces them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +87,9 @@ pub struct Config {
     pub limits: Limits,
     /// The handlers' settings; `connection_ttl` is raised to cover `max_lifetime`.
     pub settings: Settings,
+    /// AWS's latency, transaction conflicts, throttles and cold starts,
+    /// simulated (`--aws-sim`); `None` (the default) runs without.
+    pub aws_sim: Option<SimConfig>,
 }
 
 impl Default for Config {
@@ -101,6 +105,7 @@ impl Default for Config {
             sweep_every: Duration::from_secs(60),
             limits: Limits::default(),
             settings: Settings::default(),
+            aws_sim: None,
         }
     }
 }

@@ -81,6 +81,7 @@ pub(crate) async fn metrics(State(state): State<Arc<Shared>>) -> Response {
         "connections": state.registry.len(),
         "frames_in_flight_peak": state.frames_in_flight_peak.load(std::sync::atomic::Ordering::Relaxed),
         "hot_partition": state.app.metrics.hot_partition(),
+        "aws_sim": state.sim.as_ref().map(|s| s.snapshot()).unwrap_or_default(),
     }))
     .into_response()
 }

@@ -10,8 +10,18 @@ use std::time::Duration;
 
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use circle_shared::App;
+use circle_shared::aws_sim::{AwsSim, Instances};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
+
+/// The function a route invokes (each route has its own in `template.yaml`).
+fn function_of(route_key: &str) -> &'static str {
+    circle_shared::handlers::ws::ROUTES
+        .iter()
+        .find(|r| **r == route_key)
+        .copied()
+        .unwrap_or("$default")
+}
 
 /// Why an invocation produced no response.
 #[derive(Debug, thiserror::Error)]
@@ -49,13 +59,31 @@ pub struct Invocation {
     pub result: Result<ApiGatewayProxyResponse, InvokeError>,
 }
 
-/// Runs `circle_shared::handlers::ws::handle` on `event` once one of `slots` is
-/// free. The handler is stopped at its function's timeout (from
+/// The functions' capacity: how many handlers may run at once (a Lambda
+/// concurrency limit) and, with `--aws-sim`, their warm instances, so a new
+/// concurrent instance pays its cold start once.
+#[derive(Debug)]
+pub struct Lambdas {
+    pub slots: Semaphore,
+    pub cold: Option<(Arc<AwsSim>, Instances)>,
+}
+
+impl Lambdas {
+    pub fn new(concurrency: usize, sim: Option<Arc<AwsSim>>) -> Self {
+        Self {
+            slots: Semaphore::new(concurrency.max(1)),
+            cold: sim.map(|s| (s, Instances::default())),
+        }
+    }
+}
+
+/// Runs `circle_shared::handlers::ws::handle` on `event` once one of the
+/// function slots is free (paying a cold start where `--aws-sim` says so). The handler is stopped at its function's timeout (from
 /// `template.yaml`, or `cut_off` for its route), as Lambda stops a function;
 /// the integration `timeout` covers the wait and the run.
 pub async fn invoke(
     app: &App,
-    slots: &Arc<Semaphore>,
+    lambdas: &Arc<Lambdas>,
     event: Value,
     timeout: Duration,
     cut_off: Option<(&'static str, Duration)>,
@@ -79,29 +107,43 @@ pub async fn invoke(
         }
     };
     let app = app.clone();
-    let slots = Arc::clone(slots);
+    let lambdas = Arc::clone(lambdas);
+    let function = function_of(&route_key);
     let cut_off = match cut_off {
         Some((route, d)) if route == route_key => d,
         _ => circle_shared::handlers::timeouts::route_timeout(&route_key),
     };
     let run = async move {
         // The semaphore is never closed, so a permit always comes.
-        let permit = slots
-            .acquire_owned()
+        let permit = lambdas
+            .slots
+            .acquire()
             .await
             .map_err(|_| InvokeError::Panicked)?;
-        let mut task = tokio::spawn(async move {
-            let _permit = permit;
-            circle_shared::handlers::ws::handle(&app, request).await
-        });
-        match tokio::time::timeout(cut_off, &mut task).await {
+        // Lambda's init runs before the handler and outside its timeout.
+        let _instance = match &lambdas.cold {
+            Some((sim, instances)) => {
+                let lease = instances.take(function);
+                if lease.cold {
+                    sim.count_cold_start();
+                    tokio::time::sleep(sim.config.cold_start).await;
+                }
+                Some(lease)
+            }
+            None => None,
+        };
+        let mut task =
+            tokio::spawn(async move { circle_shared::handlers::ws::handle(&app, request).await });
+        let result = match tokio::time::timeout(cut_off, &mut task).await {
             Ok(done) => done.map_err(|_| InvokeError::Panicked),
             Err(_) => {
                 // Lambda stops the function: nothing after this point runs.
                 task.abort();
                 Err(InvokeError::CutOff)
             }
-        }
+        };
+        drop(permit);
+        result
     };
     let result = match tokio::time::timeout(timeout, run).await {
         Ok(result) => result,

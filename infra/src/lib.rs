@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get};
+use circle_shared::aws_sim::AwsSim;
 use circle_shared::embedded::EmbeddedDynamo;
 use circle_shared::{ApiGatewayManagement, App, TableNames};
 use tokio::sync::oneshot;
@@ -68,8 +69,11 @@ pub(crate) struct Shared {
     pub site: web::Site,
     /// Set once shutdown begins: `/ws` refuses new sockets.
     pub closing: AtomicBool,
-    /// Concurrent invocations, see [`Limits::max_concurrency`].
-    pub slots: Arc<tokio::sync::Semaphore>,
+    /// Concurrent invocations ([`Limits::max_concurrency`]) and, with
+    /// `--aws-sim`, warm instances.
+    pub lambdas: Arc<invoke::Lambdas>,
+    /// AWS's behaviour simulated, when `--aws-sim` is on.
+    pub sim: Option<Arc<AwsSim>>,
     /// The most frames of one connection ever handled at once.
     pub frames_in_flight_peak: std::sync::atomic::AtomicUsize,
 }
@@ -147,7 +151,13 @@ impl Stack {
             _ => dynoxide::Database::memory()
                 .map_err(|e| circle_shared::embedded::EmbeddedError::Open(e.to_string()))?,
         };
-        let dynamo = EmbeddedDynamo::serve(db, config.dynamo_port, config.sweep_every).await?;
+        let sim = config
+            .aws_sim
+            .clone()
+            .map(|c| AwsSim::new(c, Arc::new(circle_shared::clock::SystemClock)));
+        let dynamo =
+            EmbeddedDynamo::serve_with(db, config.dynamo_port, config.sweep_every, sim.clone())
+                .await?;
         let tables = TableNames::with_prefix("circle");
         dynamo.create_tables(&tables).await?;
 
@@ -187,9 +197,11 @@ impl Stack {
             authority,
             site: web::Site::locate(config.web_dir.as_deref()),
             closing: AtomicBool::new(false),
-            slots: Arc::new(tokio::sync::Semaphore::new(
-                config.limits.max_concurrency.max(1),
+            lambdas: Arc::new(invoke::Lambdas::new(
+                config.limits.max_concurrency,
+                sim.clone(),
             )),
+            sim,
             frames_in_flight_peak: std::sync::atomic::AtomicUsize::new(0),
         });
 
@@ -298,6 +310,15 @@ impl Stack {
     /// How long [`Stack::start`] took.
     pub fn started_in(&self) -> Duration {
         self.started_in
+    }
+
+    /// The `--aws-sim` simulation's counts (`enabled: false` when off).
+    pub fn aws_sim(&self) -> circle_shared::aws_sim::SimSnapshot {
+        self.shared
+            .sim
+            .as_ref()
+            .map(|s| s.snapshot())
+            .unwrap_or_default()
     }
 
     /// The handlers' context (store, gateway, metrics).

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use circle_local::{Config, Limits, Stack, Storage};
+use circle_shared::aws_sim::{Latency, SimConfig};
 use clap::Parser;
 
 /// mimalloc rather than glibc's malloc: the relay path allocates many small,
@@ -72,6 +73,32 @@ struct Args {
     /// Partition keys a new circle's lobby is spread over (see docs/scale.md).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     lobby_shards: u32,
+    /// Simulate what AWS does that the embedded store can't show: DynamoDB and
+    /// @connections latency, TransactionConflict, per-partition throughput and
+    /// Lambda cold starts (see docs/scale.md). Off by default.
+    #[arg(long)]
+    aws_sim: bool,
+    /// With --aws-sim: DynamoDB latency, median and 99th percentile (ms).
+    #[arg(long, default_value_t = 4.0, requires = "aws_sim")]
+    sim_dynamo_median_ms: f64,
+    #[arg(long, default_value_t = 15.0, requires = "aws_sim")]
+    sim_dynamo_p99_ms: f64,
+    /// With --aws-sim: @connections latency, median and 99th percentile (ms).
+    #[arg(long, default_value_t = 6.0, requires = "aws_sim")]
+    sim_post_median_ms: f64,
+    #[arg(long, default_value_t = 25.0, requires = "aws_sim")]
+    sim_post_p99_ms: f64,
+    /// With --aws-sim: read and write units per second per partition key.
+    #[arg(long, default_value_t = 3000.0, requires = "aws_sim")]
+    sim_partition_rcu: f64,
+    #[arg(long, default_value_t = 1000.0, requires = "aws_sim")]
+    sim_partition_wcu: f64,
+    /// With --aws-sim: seconds of unused capacity a partition may spend at once.
+    #[arg(long, default_value_t = 1.0, requires = "aws_sim")]
+    sim_burst_secs: f64,
+    /// With --aws-sim: a new concurrent Lambda instance's init time (e.g. 30ms).
+    #[arg(long, default_value = "30ms", value_parser = parse_duration, requires = "aws_sim")]
+    sim_cold_start: Duration,
 }
 
 /// `500ms`, `30s`, `10m`, `2h`, or plain seconds.
@@ -110,6 +137,20 @@ fn config(args: Args) -> Config {
     settings.lobby_shards = args.lobby_shards;
     settings.round_minute = args.round_minute;
     settings.resume_grace = args.resume_grace;
+    let aws_sim = args.aws_sim.then_some(SimConfig {
+        dynamo_latency: Latency {
+            median_ms: args.sim_dynamo_median_ms,
+            p99_ms: args.sim_dynamo_p99_ms,
+        },
+        post_latency: Latency {
+            median_ms: args.sim_post_median_ms,
+            p99_ms: args.sim_post_p99_ms,
+        },
+        partition_rcu: args.sim_partition_rcu,
+        partition_wcu: args.sim_partition_wcu,
+        burst_secs: args.sim_burst_secs,
+        cold_start: args.sim_cold_start,
+    });
     Config {
         host: args.host,
         port: args.port,
@@ -130,6 +171,7 @@ fn config(args: Args) -> Config {
             ..Limits::default()
         },
         settings,
+        aws_sim,
     }
 }
 
@@ -169,6 +211,7 @@ async fn main() -> ExitCode {
 
     let config = config(args);
     let origins = config.settings.allowed_origins.clone();
+    let aws_sim = config.aws_sim.clone();
     let stack = match Stack::start(config).await {
         Ok(s) => s,
         Err(err) => {
@@ -195,6 +238,18 @@ async fn main() -> ExitCode {
     println!("  @connections  {http}/@connections/{{connectionId}}");
     println!("  DynamoDB      {}   ({storage})", stack.dynamo_endpoint());
     println!("  metrics       {http}/_local/metrics");
+    if let Some(sim) = &aws_sim {
+        println!(
+            "  aws-sim       on: DynamoDB {}/{} ms, posts {}/{} ms (median/p99), {}/{} RCU/WCU per partition, cold start {:?}",
+            sim.dynamo_latency.median_ms,
+            sim.dynamo_latency.p99_ms,
+            sim.post_latency.median_ms,
+            sim.post_latency.p99_ms,
+            sim.partition_rcu,
+            sim.partition_wcu,
+            sim.cold_start
+        );
+    }
     if let Some(origins) = origins {
         println!("  origins       {}", origins.join(", "));
     }
@@ -226,6 +281,10 @@ mod tests {
         assert!(parse_duration("5d").is_err());
     }
 
+    fn config_of(argv: &[&str]) -> Config {
+        config(Args::try_parse_from(argv).expect("valid arguments"))
+    }
+
     #[test]
     fn cli_parses() {
         let args = Args::try_parse_from([
@@ -241,5 +300,12 @@ mod tests {
         assert_eq!(config.storage, Storage::Memory);
         assert_eq!(config.limits.idle_timeout, Duration::from_secs(1));
         assert!(Args::try_parse_from(["circle-local", "--memory", "--data-dir", "x"]).is_err());
+        assert_eq!(config.aws_sim, None, "off by default");
+        let sim = config_of(&["circle-local", "--aws-sim", "--sim-partition-wcu", "50"]);
+        assert_eq!(sim.aws_sim.map(|s| s.partition_wcu), Some(50.0));
+        assert!(
+            Args::try_parse_from(["circle-local", "--sim-partition-wcu", "50"]).is_err(),
+            "the knobs need --aws-sim"
+        );
     }
 }

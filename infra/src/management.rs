@@ -61,6 +61,9 @@ pub(crate) async fn post(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
+    if let Some(sim) = &state.sim {
+        tokio::time::sleep(sim.config.post_latency.sample()).await;
+    }
     let conn = match lookup(&state, peer, &id) {
         Ok(c) => c,
         Err(r) => return *r,

@@ -146,7 +146,7 @@ pub(crate) async fn upgrade(
     let connect = event::connect(&state.api, &info, headers, req.uri().query());
     let Invocation { result, .. } = invoke(
         &state.app,
-        &state.slots,
+        &state.lambdas,
         connect,
         state.limits.integration_timeout,
         state.limits.handler_timeout,
@@ -311,9 +311,9 @@ async fn run(
                 conn.touch(ids::now_ms());
                 idle.as_mut().reset(Instant::now() + limits.idle_timeout);
                 let event = event::message(&state.api, &conn.info, &body);
-                let (app, slots) = (state.app.clone(), Arc::clone(&state.slots));
+                let (app, lambdas) = (state.app.clone(), Arc::clone(&state.lambdas));
                 let (timeout, cut_off) = (limits.integration_timeout, limits.handler_timeout);
-                in_flight.push(Box::pin(async move { invoke(&app, &slots, event, timeout, cut_off).await }));
+                in_flight.push(Box::pin(async move { invoke(&app, &lambdas, event, timeout, cut_off).await }));
                 state.frames_in_flight_peak.fetch_max(in_flight.len(), Ordering::Relaxed);
             }
             () = &mut idle => break Ending::Server(CloseRequest { code: 1001, reason: GOING_AWAY.into() }),
@@ -405,7 +405,7 @@ async fn disconnect(state: &Shared, info: &ConnectionInfo, code: u16, reason: &s
     let event = event::disconnect(&state.api, info, code, reason);
     let _ = invoke(
         &state.app,
-        &state.slots,
+        &state.lambdas,
         event,
         state.limits.integration_timeout,
         state.limits.handler_timeout,

@@ -65,8 +65,9 @@ pub struct Settings {
     pub repeat_guard: Duration,
     /// Attempts at a leave or disconnect before giving up as busy.
     pub max_attempts: u32,
-    /// A join gives up (as busy) after this long, well inside its function's
-    /// 20 s timeout, so a cut-off never leaves a half-told pairing.
+    /// The last resort of a join that the store keeps refusing: it gives up
+    /// (as busy) after this long, inside its function's 20 s timeout, so a
+    /// cut-off never leaves a half-told pairing. Lost races never end a join.
     pub join_budget: Duration,
     /// The largest frame the gateway will deliver (128 KB).
     pub max_frame_bytes: usize,
@@ -137,7 +138,7 @@ impl Default for Settings {
             connection_ttl: Duration::from_secs(2 * 3600 + 15 * 60),
             repeat_guard: Duration::from_secs(30),
             max_attempts: 60,
-            join_budget: Duration::from_secs(8),
+            join_budget: Duration::from_secs(15),
             max_frame_bytes: 128 * 1024,
             allowed_origins: None,
             resume_grace: Duration::from_secs(30),

@@ -4,12 +4,15 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use dynoxide::Database;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::aws_sim::AwsSim;
+use crate::aws_sim::proxy::SimFront;
 use crate::store::StoreError;
 use crate::tables::{TableNames, create_tables};
 
@@ -28,6 +31,9 @@ pub enum EmbeddedError {
 pub struct EmbeddedDynamo {
     pub addr: SocketAddr,
     pub db: Database,
+    /// The `--aws-sim` simulation in front of it, if on.
+    pub sim: Option<Arc<AwsSim>>,
+    front: Option<SimFront>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<Result<(), String>>>,
     sweeper: JoinHandle<()>,
@@ -41,8 +47,31 @@ impl EmbeddedDynamo {
         port: u16,
         sweep_every: Duration,
     ) -> Result<Self, EmbeddedError> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-        let addr = listener.local_addr()?;
+        Self::serve_with(db, port, sweep_every, None).await
+    }
+
+    /// As [`EmbeddedDynamo::serve`], with AWS's behaviour simulated in front of
+    /// the store when `sim` is given: `port` is then the simulation's, and
+    /// dynoxide listens on a private loopback port behind it.
+    pub async fn serve_with(
+        db: Database,
+        port: u16,
+        sweep_every: Duration,
+        sim: Option<Arc<AwsSim>>,
+    ) -> Result<Self, EmbeddedError> {
+        let public = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        let (listener, front) = match &sim {
+            Some(sim) => {
+                let inner = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+                let inner_url = format!("http://{}/", inner.local_addr()?);
+                (inner, Some(SimFront::serve(public, sim.clone(), inner_url)))
+            }
+            None => (public, None),
+        };
+        let addr = match &front {
+            Some(f) => f.addr,
+            None => listener.local_addr()?,
+        };
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(dynoxide::server::serve_with_shutdown(
             listener,
@@ -69,6 +98,8 @@ impl EmbeddedDynamo {
         Ok(Self {
             addr,
             db,
+            sim,
+            front,
             shutdown: Some(tx),
             server: Some(server),
             sweeper,
@@ -77,8 +108,13 @@ impl EmbeddedDynamo {
 
     /// In memory, on a free port: what tests want.
     pub async fn memory() -> Result<Self, EmbeddedError> {
+        Self::memory_with(None).await
+    }
+
+    /// In memory, on a free port, with or without the simulation.
+    pub async fn memory_with(sim: Option<Arc<AwsSim>>) -> Result<Self, EmbeddedError> {
         let db = Database::memory().map_err(|e| EmbeddedError::Open(e.to_string()))?;
-        Self::serve(db, 0, Duration::from_secs(60)).await
+        Self::serve_with(db, 0, Duration::from_secs(60), sim).await
     }
 
     /// File-backed at `path`.
@@ -106,6 +142,9 @@ impl EmbeddedDynamo {
     /// Stops serving once in-flight requests finish; the database stays usable.
     pub async fn shutdown(mut self) {
         self.sweeper.abort();
+        if let Some(front) = self.front.take() {
+            front.shutdown().await;
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

@@ -50,7 +50,7 @@ impl ActionError {
             Self::PartnerAway => ErrorCode::PartnerAway,
             Self::Busy
             | Self::RateLimited
-            | Self::Store(StoreError::Throttled)
+            | Self::Store(StoreError::Throttled | StoreError::TransactionConflict)
             | Self::Gateway(GatewayError::Throttled) => ErrorCode::RateLimited,
             Self::Store(_) | Self::Gateway(_) => ErrorCode::Internal,
         }

@@ -3,6 +3,8 @@
 //! the Lambdas and the local stack run.
 
 pub mod app;
+#[cfg(feature = "embedded")]
+pub mod aws_sim;
 pub mod circles;
 pub mod clock;
 pub mod code;

@@ -115,6 +115,11 @@ pub struct Metrics {
     ops: [AtomicU64; 9],
     /// Conditional writes or transactions that were refused (lost races).
     conflicts: AtomicU64,
+    /// Requests refused with `TransactionConflict` (an item held by a
+    /// transaction in flight).
+    transaction_conflicts: AtomicU64,
+    /// Requests refused as over throughput (after the SDK's own retries).
+    throttled: AtomicU64,
     read_milli_units: AtomicU64,
     write_milli_units: AtomicU64,
     gateway_posts: AtomicU64,
@@ -129,6 +134,8 @@ impl Default for Metrics {
         Self {
             ops: Default::default(),
             conflicts: AtomicU64::new(0),
+            transaction_conflicts: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
             read_milli_units: AtomicU64::new(0),
             write_milli_units: AtomicU64::new(0),
             gateway_posts: AtomicU64::new(0),
@@ -182,6 +189,14 @@ impl Metrics {
         self.conflicts.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn count_transaction_conflict(&self) {
+        self.transaction_conflicts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count_throttled(&self) {
+        self.throttled.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Adds consumed capacity units as reported by DynamoDB.
     pub fn add_capacity(&self, read_units: f64, write_units: f64) {
         // Capacity comes in halves and small multiples; thousandths keep it exact.
@@ -211,6 +226,8 @@ impl Metrics {
         MetricsSnapshot {
             ops: std::array::from_fn(|i| self.ops[i].load(Ordering::Relaxed)),
             conflicts: self.conflicts.load(Ordering::Relaxed),
+            transaction_conflicts: self.transaction_conflicts.load(Ordering::Relaxed),
+            throttled: self.throttled.load(Ordering::Relaxed),
             read_units: self.read_milli_units.load(Ordering::Relaxed) as f64 / 1000.0,
             write_units: self.write_milli_units.load(Ordering::Relaxed) as f64 / 1000.0,
             gateway_posts: self.gateway_posts.load(Ordering::Relaxed),
@@ -226,6 +243,12 @@ impl Metrics {
 pub struct MetricsSnapshot {
     pub ops: [u64; 9],
     pub conflicts: u64,
+    /// Requests DynamoDB refused with `TransactionConflict`.
+    #[serde(default)]
+    pub transaction_conflicts: u64,
+    /// Requests DynamoDB refused as over throughput.
+    #[serde(default)]
+    pub throttled: u64,
     pub read_units: f64,
     pub write_units: f64,
     pub gateway_posts: u64,
@@ -261,6 +284,10 @@ impl MetricsSnapshot {
         MetricsSnapshot {
             ops: std::array::from_fn(|i| self.ops[i].saturating_sub(earlier.ops[i])),
             conflicts: self.conflicts.saturating_sub(earlier.conflicts),
+            transaction_conflicts: self
+                .transaction_conflicts
+                .saturating_sub(earlier.transaction_conflicts),
+            throttled: self.throttled.saturating_sub(earlier.throttled),
             read_units: self.read_units - earlier.read_units,
             write_units: self.write_units - earlier.write_units,
             gateway_posts: self.gateway_posts.saturating_sub(earlier.gateway_posts),
@@ -282,10 +309,12 @@ impl fmt::Display for MetricsSnapshot {
         }
         write!(
             f,
-            " rcu={:.1} wcu={:.1} conflicts={} posts={} gone={} deletes={} timers={}",
+            " rcu={:.1} wcu={:.1} conflicts={} tx_conflicts={} throttled={} posts={} gone={} deletes={} timers={}",
             self.read_units,
             self.write_units,
             self.conflicts,
+            self.transaction_conflicts,
+            self.throttled,
             self.gateway_posts,
             self.gateway_gone,
             self.gateway_deletes,

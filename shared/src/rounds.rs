@@ -436,7 +436,6 @@ async fn pair_two(
             circle.expires_at,
             None,
         )),
-        tx_update(pairing::count_stats(app, circle, 1, 0)),
     ];
     for p in [a, b] {
         if let Prior::Waiting {
@@ -456,7 +455,7 @@ async fn pair_two(
         tracing::info!(error = %err, "a round pair changed before it could be paired");
         return false;
     }
-    let _ = futures_util::future::join(
+    let _ = futures_util::future::join3(
         pairing::send(
             app,
             &a.conn.connection_id,
@@ -467,6 +466,7 @@ async fn pair_two(
             &b.conn.connection_id,
             &room.event(app, 1, b.name(), a.name()),
         ),
+        pairing::add_stats(app, circle, 1, 0),
     )
     .await;
     true

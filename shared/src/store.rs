@@ -28,9 +28,12 @@ pub enum StoreError {
     /// A transaction was cancelled; one reason code per item ("None" where it passed).
     #[error("transaction cancelled: {0:?}")]
     Cancelled(Vec<String>),
-    /// DynamoDB throttled the request (or two transactions collided).
+    /// DynamoDB throttled the request (over a partition's throughput).
     #[error("throttled by DynamoDB")]
     Throttled,
+    /// An item was held by another transaction in flight (`TransactionConflict`).
+    #[error("an item is held by a transaction in flight")]
+    TransactionConflict,
     /// An item that does not have the shape the code writes.
     #[error("malformed item: {0}")]
     Corrupt(String),
@@ -46,11 +49,11 @@ impl StoreError {
     {
         match err.code() {
             Some("ConditionalCheckFailedException") => Self::ConditionFailed,
+            Some("TransactionConflictException") => Self::TransactionConflict,
             Some(
                 "ProvisionedThroughputExceededException"
                 | "ThrottlingException"
                 | "RequestLimitExceeded"
-                | "TransactionConflictException"
                 | "TransactionInProgressException",
             ) => Self::Throttled,
             _ => {
@@ -66,7 +69,7 @@ impl StoreError {
 
     /// Worth another try: a lost race or a busy moment.
     pub fn is_retryable(&self) -> bool {
-        self.is_conflict() || *self == Self::Throttled
+        self.is_conflict() || matches!(self, Self::Throttled | Self::TransactionConflict)
     }
 
     /// Whether the item at `index` of a cancelled transaction failed its condition.
@@ -294,6 +297,16 @@ impl Store {
             .expect("table name, key and condition are set")
     }
 
+    /// Counts a refused request: a lost race, a transaction conflict, a throttle.
+    fn count_error(&self, err: &StoreError) {
+        match err {
+            StoreError::TransactionConflict => self.metrics.count_transaction_conflict(),
+            StoreError::Throttled => self.metrics.count_throttled(),
+            e if e.is_conflict() => self.metrics.count_conflict(),
+            _ => {}
+        }
+    }
+
     fn settle<O, E, R>(
         &self,
         op: DdbOp,
@@ -322,9 +335,7 @@ impl Store {
             }
             Err(err) => {
                 let err = StoreError::from_sdk(err);
-                if err.is_conflict() {
-                    self.metrics.count_conflict();
-                }
+                self.count_error(&err);
                 Err(err)
             }
         }
@@ -496,7 +507,12 @@ impl Store {
         }
     }
 
+    /// One `UpdateItem`, sent again while a transaction in flight holds its item.
     pub async fn update(&self, op: Update) -> Result<(), StoreError> {
+        retry_conflicts(|| self.update_once(op.clone())).await
+    }
+
+    async fn update_once(&self, op: Update) -> Result<(), StoreError> {
         let partitions = [partition_of(op.key())];
         let result = self
             .client
@@ -516,7 +532,12 @@ impl Store {
         Ok(())
     }
 
+    /// One `PutItem`, sent again while a transaction in flight holds its item.
     pub async fn put(&self, op: Put) -> Result<(), StoreError> {
+        retry_conflicts(|| self.put_once(op.clone())).await
+    }
+
+    async fn put_once(&self, op: Put) -> Result<(), StoreError> {
         let partitions = [partition_of(op.item())];
         let result = self
             .client
@@ -535,7 +556,12 @@ impl Store {
         Ok(())
     }
 
+    /// One `DeleteItem`, sent again while a transaction in flight holds its item.
     pub async fn delete(&self, op: Delete) -> Result<(), StoreError> {
+        retry_conflicts(|| self.delete_once(op.clone())).await
+    }
+
+    async fn delete_once(&self, op: Delete) -> Result<(), StoreError> {
         let partitions = [partition_of(op.key())];
         let result = self
             .client
@@ -555,7 +581,12 @@ impl Store {
     }
 
     /// One `TransactWriteItems`; a cancellation keeps its per-item reasons.
+    /// Sent again while another transaction in flight holds one of its items.
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        retry_conflicts(|| self.transact_once(items.clone())).await
+    }
+
+    async fn transact_once(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         let partitions: Vec<String> = items
             .iter()
             .filter_map(|i| {
@@ -587,9 +618,7 @@ impl Store {
             }
             Err(err) => {
                 let err = transact_error(err);
-                if err.is_conflict() {
-                    self.metrics.count_conflict();
-                }
+                self.count_error(&err);
                 Err(err)
             }
         }
@@ -680,6 +709,32 @@ impl Store {
     }
 }
 
+/// How many times a write refused with `TransactionConflict` is sent.
+const CONFLICT_ATTEMPTS: u32 = 4;
+
+/// A write refused with `TransactionConflict` changed nothing, and the
+/// transaction holding its item is over within milliseconds: it is sent
+/// again after a short jittered pause (2, 4, 8 ms at most), as AWS advises,
+/// and the caller sees the conflict only if it persists. Every refusal is
+/// still counted.
+async fn retry_conflicts<F, Fut>(mut send: F) -> Result<(), StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match send().await {
+            Err(StoreError::TransactionConflict) if attempt < CONFLICT_ATTEMPTS => {
+                let ms = rand::Rng::random_range(&mut rand::rng(), 1..=(1u64 << attempt));
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Maps a TransactWriteItems failure, keeping the per-item cancellation reasons.
 fn transact_error<R: std::fmt::Debug>(
     err: SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
@@ -691,13 +746,16 @@ fn transact_error<R: std::fmt::Debug>(
             .iter()
             .map(|r| r.code().unwrap_or("None").to_owned())
             .collect();
-        if reasons.iter().any(|r| {
-            matches!(
-                r.as_str(),
-                "ThrottlingError" | "ProvisionedThroughputExceeded" | "TransactionConflict"
-            )
-        }) {
-            return StoreError::Throttled;
+        // A failed condition is news about the items; a conflict or a throttle
+        // only says to try again.
+        let any = |codes: &[&str]| reasons.iter().any(|r| codes.contains(&r.as_str()));
+        if !any(&["ConditionalCheckFailed"]) {
+            if any(&["TransactionConflict"]) {
+                return StoreError::TransactionConflict;
+            }
+            if any(&["ThrottlingError", "ProvisionedThroughputExceeded"]) {
+                return StoreError::Throttled;
+            }
         }
         return StoreError::Cancelled(reasons);
     }

@@ -18,7 +18,7 @@ use circle_shared::handlers::http::{HttpRequest, HttpResponse};
 use circle_shared::keys::ENTRY_PREFIX;
 use circle_shared::model::{ConnState, Connection, LobbyEntry, Member};
 use circle_shared::pairing::{Seeker, compatible};
-use circle_shared::protocol::ServerEvent;
+use circle_shared::protocol::{ErrorCode, ServerEvent};
 use circle_shared::store::{Item, Table};
 use circle_shared::timers::{Timer, TimerError, TimerQueue};
 use circle_shared::{App, RateLimits, Settings, TableNames};
@@ -132,6 +132,17 @@ impl RecordingTimers {
     }
 }
 
+/// AWS's behaviour simulated in front of the store when `CIRCLE_AWS_SIM=1`
+/// (the test command runs the concurrency suites and the chaos run so too).
+pub fn aws_sim_from_env() -> Option<Arc<circle_shared::aws_sim::AwsSim>> {
+    (std::env::var("CIRCLE_AWS_SIM").as_deref() == Ok("1")).then(|| {
+        circle_shared::aws_sim::AwsSim::new(
+            circle_shared::aws_sim::SimConfig::default(),
+            Arc::new(circle_shared::clock::SystemClock),
+        )
+    })
+}
+
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 static NEXT_PREFIX: AtomicU64 = AtomicU64::new(1);
 
@@ -170,7 +181,7 @@ impl Harness {
 
     pub async fn with_settings(settings: Settings) -> Self {
         let dynamo = Arc::new(
-            EmbeddedDynamo::memory()
+            EmbeddedDynamo::memory_with(aws_sim_from_env())
                 .await
                 .expect("embedded DynamoDB starts"),
         );
@@ -321,6 +332,31 @@ impl Harness {
             )
             .await;
         assert_eq!(res.status_code, 200);
+    }
+
+    /// Joins as the page does: a join refused for a busy moment
+    /// (`rate_limited`) is sent again, up to 3 times, 1, 2 and 3 s later.
+    /// Returns how many times it was sent again.
+    pub async fn join_like_page(&self, conn: &str, code: &str, name: &str) -> u32 {
+        let mut retries = 0;
+        loop {
+            let before = self.errors(conn).len();
+            self.join(conn, code, name).await;
+            let busy = self.errors(conn)[before..].iter().any(|e| {
+                matches!(
+                    e,
+                    ServerEvent::Error {
+                        code: ErrorCode::RateLimited,
+                        ..
+                    }
+                )
+            });
+            if !busy || retries == 3 {
+                return retries;
+            }
+            retries += 1;
+            tokio::time::sleep(Duration::from_secs(retries.into())).await;
+        }
     }
 
     /// Joins as the member whose secret is `member`.

@@ -28,10 +28,14 @@ pub fn concurrent_frames() -> bool {
     std::env::var("CIRCLE_CONCURRENT_FRAMES").is_ok_and(|v| v == "1")
 }
 
-/// A stack in memory on free ports, with `adjust` applied to the config.
+/// A stack in memory on free ports, with `adjust` applied to the config;
+/// with AWS's behaviour simulated when `CIRCLE_AWS_SIM=1` (the test script
+/// runs the chaos run both ways).
 pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Stack {
     let mut config = Config::ephemeral();
     config.limits.concurrent_frames = concurrent_frames();
+    config.aws_sim = (std::env::var("CIRCLE_AWS_SIM").as_deref() == Ok("1"))
+        .then(circle_shared::aws_sim::SimConfig::default);
     adjust(&mut config);
     Stack::start(config).await.expect("the local stack starts")
 }

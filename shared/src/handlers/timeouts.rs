@@ -26,6 +26,10 @@ mod tests {
     #[test]
     fn a_joins_budget_ends_well_inside_its_functions_timeout() {
         let budget = crate::Settings::default().join_budget;
-        assert!(budget * 2 <= route_timeout(JOIN_GROUP), "{budget:?}");
+        // A pairing's commit and its two posts fit in the margin.
+        assert!(
+            budget + Duration::from_secs(5) <= route_timeout(JOIN_GROUP),
+            "{budget:?}"
+        );
     }
 }

@@ -290,8 +290,11 @@ pub(crate) async fn seek(
         _ => rand::rng().random_range(0..circle.shards.max(1)),
     };
     loop {
-        if started.elapsed() > app.settings.join_budget {
-            tracing::warn!(connection_id = %me.conn, "join gave up after repeated conflicts");
+        // Lost races are others' progress and never end a join; only a store
+        // that keeps refusing does (`max_attempts` conflicts or throttles), or,
+        // as a last resort, the function's timeout drawing near.
+        if conflicts >= app.settings.max_attempts || started.elapsed() > app.settings.join_budget {
+            tracing::warn!(conflicts, "join gave up: the store kept refusing");
             return Err(ActionError::Busy);
         }
         // A keep-alive refreshes its entry's presence while it looks around.
@@ -319,7 +322,15 @@ pub(crate) async fn seek(
         let seeker = me.seeker();
         let (found, refreshed) =
             tokio::join!(lobby::find(app, circle, home, &seeker, &skip), refresh);
-        let found = found?;
+        let found = match found {
+            Ok(found) => found,
+            Err(err) if err.is_retryable() => {
+                conflicts += 1;
+                backoff(conflicts).await;
+                continue;
+            }
+            Err(err) => return Err(err.into()),
+        };
         if keep_alive {
             keep_alive = false;
             match refreshed {
@@ -344,6 +355,14 @@ pub(crate) async fn seek(
                         Some(_) => return Ok(()),
                         None => return Err(ActionError::UnknownConnection),
                     }
+                    continue;
+                }
+                // Our entry is in someone's claim in flight: look again once
+                // it has settled.
+                Err(err) if err.is_retryable() => {
+                    keep_alive = true;
+                    conflicts += 1;
+                    backoff(conflicts).await;
                     continue;
                 }
                 Err(err) => return Err(err.into()),
@@ -587,20 +606,37 @@ pub(crate) fn member_met(
     )
 }
 
-/// Counts a chat started (and a new member) on a random counter shard.
-pub(crate) fn count_stats(app: &App, circle: &Circle, chats: i64, members: i64) -> Update {
-    let shard = rand::rng().random_range(0..keys::STATS_SHARDS);
-    app.store.update_op(
-        Table::Groups,
-        keys::stats(&circle.cid, shard),
-        "ADD #chats :c, #members :m SET #expires_at = :exp",
-        None,
-        vec![
-            (":c", n(chats)),
-            (":m", n(members)),
-            (":exp", n(circle.expires_at)),
-        ],
-    )
+/// Counts chats started and new members on a random counter shard, after
+/// the change they count committed: a plain `ADD`, never inside a pairing
+/// transaction (every pairing of the circle would contend for the shards), and
+/// retried on a conflict or a throttle so the organiser's figures stay exact.
+pub(crate) async fn add_stats(app: &App, circle: &Circle, chats: i64, members: i64) {
+    if chats == 0 && members == 0 {
+        return;
+    }
+    for attempt in 1..=app.settings.max_attempts {
+        let shard = rand::rng().random_range(0..keys::STATS_SHARDS);
+        let op = app.store.update_op(
+            Table::Groups,
+            keys::stats(&circle.cid, shard),
+            "ADD #chats :c, #members :m SET #expires_at = :exp",
+            None,
+            vec![
+                (":c", n(chats)),
+                (":m", n(members)),
+                (":exp", n(circle.expires_at)),
+            ],
+        );
+        match app.store.update(op).await {
+            Ok(()) => return,
+            Err(err) if err.is_retryable() => backoff(attempt).await,
+            Err(err) => {
+                tracing::warn!(error = %err, "a circle's counters could not be updated");
+                return;
+            }
+        }
+    }
+    tracing::warn!("a circle's counters stayed busy; this count is lost");
 }
 
 /// A fresh room between two people: ids, resume tokens, a prompt, the round.
@@ -670,7 +706,8 @@ impl NewRoom {
 
 /// Pairs the joiner with a waiter in one transaction, then tells both. Items:
 /// 0 the waiter's entry, 1 the waiter's record, 2 the joiner's record, 3 the
-/// waiter's member, 4 the joiner's member, 5 a counter, 6 the joiner's own entry.
+/// waiter's member, 4 the joiner's member, 5 the joiner's own entry. Only the
+/// two people's items: the counters are added after it commits.
 async fn claim(
     app: &App,
     circle: &Circle,
@@ -736,7 +773,6 @@ async fn claim(
             circle.expires_at,
             Some(&me.conn),
         )),
-        tx_update(count_stats(app, circle, 1, i64::from(me.member.is_none()))),
     ];
     if let Prior::Waiting {
         ticket,
@@ -751,11 +787,11 @@ async fn claim(
         )));
     }
     if let Err(err) = app.store.transact(items).await {
-        return Err(if err.item_failed(6) && !err.item_failed(0) {
+        return Err(if err.item_failed(5) && !err.item_failed(0) {
             // Our own entry went while the waiter's was still there: someone
             // claimed us (and told us), no need to read our record to know it.
             ClaimFail::Claimed
-        } else if err.item_failed(2) || err.item_failed(6) {
+        } else if err.item_failed(2) || err.item_failed(5) {
             ClaimFail::Me
         } else if err.item_failed(0) || err.item_failed(1) || err.item_failed(3) {
             if err.item_failed(1) && !err.item_failed(0) {
@@ -799,12 +835,12 @@ async fn claim(
         };
     }
     // If the joiner is gone, its own `$disconnect` tells the waiter.
-    let _ = send(
-        app,
-        &me.conn,
-        &new_room.event(app, 1, &me.name, &waiter.name),
-    )
-    .await;
+    let to_me = new_room.event(app, 1, &me.name, &waiter.name);
+    let new_member = i64::from(me.member.is_none());
+    let _ = tokio::join!(
+        send(app, &me.conn, &to_me),
+        add_stats(app, circle, 1, new_member)
+    );
     Ok(Claimed::Told)
 }
 
@@ -884,11 +920,11 @@ async fn enqueue(
             vec![],
         )));
     }
-    if me.member.is_none() {
-        items.push(tx_update(count_stats(app, circle, 0, 1)));
-    }
     match app.store.transact(items).await {
-        Ok(()) => Ok(ticket),
+        Ok(()) => {
+            add_stats(app, circle, 0, i64::from(me.member.is_none())).await;
+            Ok(ticket)
+        }
         Err(err) if err.item_failed(1) || old_entry_at.is_some_and(|i| err.item_failed(i)) => {
             Err(ClaimFail::Me)
         }

@@ -30,9 +30,7 @@ mod relay;
 mod resume;
 
 pub(crate) use join::seek_for_round;
-pub(crate) use join::{
-    EntryRef, Joiner, NewRoom, count_stats, member_met, remove_entry, round_info,
-};
+pub(crate) use join::{EntryRef, Joiner, NewRoom, add_stats, member_met, remove_entry, round_info};
 pub use join::{JoinRequest, MET_CAP, connect, join};
 pub(crate) use leave::end_both;
 pub use leave::{Ending, disconnect, end_room};
