@@ -169,15 +169,21 @@ impl AwsSim {
         }
     }
 
+    /// A full bucket: read and write units.
+    fn capacity(&self) -> (f64, f64) {
+        let burst = self.config.burst_secs.max(0.001);
+        (
+            self.config.partition_rcu * burst,
+            self.config.partition_wcu * burst,
+        )
+    }
+
     /// Admits a request's charges, or refuses it when a partition's bucket
     /// can't cover them (nothing is charged then).
     pub fn admit(&self, charges: &[Charge]) -> Result<(), Refusal> {
         let now = self.clock.now_millis();
         let cfg = &self.config;
-        let (cap_r, cap_w) = (
-            cfg.partition_rcu * cfg.burst_secs.max(0.001),
-            cfg.partition_wcu * cfg.burst_secs.max(0.001),
-        );
+        let (cap_r, cap_w) = self.capacity();
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let mut need: HashMap<&str, (f64, f64)> = HashMap::new();
         for c in charges {
@@ -206,10 +212,7 @@ impl AwsSim {
     pub fn charge_after(&self, partition: &str, read_units: f64) {
         let now = self.clock.now_millis();
         let cfg = &self.config;
-        let (cap_r, cap_w) = (
-            cfg.partition_rcu * cfg.burst_secs.max(0.001),
-            cfg.partition_wcu * cfg.burst_secs.max(0.001),
-        );
+        let (cap_r, cap_w) = self.capacity();
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         refill(&mut buckets, partition, now, cfg, cap_r, cap_w).read -= read_units;
     }
