@@ -132,6 +132,17 @@ impl RecordingTimers {
     }
 }
 
+/// A busy answer (`rate_limited`), which a client may send its action again for.
+pub fn is_busy(event: &ServerEvent) -> bool {
+    matches!(
+        event,
+        ServerEvent::Error {
+            code: ErrorCode::RateLimited,
+            ..
+        }
+    )
+}
+
 /// AWS's behaviour simulated in front of the store when `CIRCLE_AWS_SIM=1`
 /// (the test command runs the concurrency suites and the chaos run so too).
 pub fn aws_sim_from_env() -> Option<Arc<circle_shared::aws_sim::AwsSim>> {
@@ -342,15 +353,7 @@ impl Harness {
         loop {
             let before = self.errors(conn).len();
             self.join(conn, code, name).await;
-            let busy = self.errors(conn)[before..].iter().any(|e| {
-                matches!(
-                    e,
-                    ServerEvent::Error {
-                        code: ErrorCode::RateLimited,
-                        ..
-                    }
-                )
-            });
+            let busy = self.errors(conn)[before..].iter().any(is_busy);
             if !busy || retries == 3 {
                 return retries;
             }

@@ -95,31 +95,39 @@ fn read_units(consistent: bool) -> f64 {
     if consistent { 1.0 } else { 0.5 }
 }
 
+/// Adds one item of a request: its charge and, for a write, its hold.
+fn add(t: &mut Touch, table: &str, item: Option<&Value>, held: bool, read: f64, write: f64) {
+    if let Some((id, partition)) = item.and_then(|i| locate(table, i)) {
+        if held {
+            t.writes.push(id);
+        }
+        t.charges.push(Charge {
+            partition,
+            read_units: read,
+            write_units: write,
+        });
+    }
+}
+
+/// The entries of an object-valued field (`RequestItems`), or none.
+fn entries<'a>(v: &'a Value, field: &str) -> impl Iterator<Item = (&'a String, &'a Value)> {
+    v.get(field)
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+}
+
 /// Reads what `op` (the `X-Amz-Target` operation) with body `body` touches.
 pub fn touch(op: &str, body: &Value) -> Touch {
     let mut t = Touch::default();
-    let write = |t: &mut Touch, table: &str, item: Option<&Value>, units: f64| {
-        if let Some((id, partition)) = item.and_then(|i| locate(table, i)) {
-            t.writes.push(id);
-            t.charges.push(Charge {
-                partition,
-                read_units: 0.0,
-                write_units: units,
-            });
-        }
-    };
+    let table = table_of(body);
     match op {
         "GetItem" => {
-            if let Some((_, partition)) = body.get("Key").and_then(|k| locate(table_of(body), k)) {
-                t.charges.push(Charge {
-                    partition,
-                    read_units: read_units(consistent(body)),
-                    write_units: 0.0,
-                });
-            }
+            let units = read_units(consistent(body));
+            add(&mut t, table, body.get("Key"), false, units, 0.0);
         }
-        "PutItem" => write(&mut t, table_of(body), body.get("Item"), 1.0),
-        "UpdateItem" | "DeleteItem" => write(&mut t, table_of(body), body.get("Key"), 1.0),
+        "PutItem" => add(&mut t, table, body.get("Item"), true, 0.0, 1.0),
+        "UpdateItem" | "DeleteItem" => add(&mut t, table, body.get("Key"), true, 0.0, 1.0),
         "TransactWriteItems" => {
             for entry in body
                 .get("TransactItems")
@@ -127,35 +135,21 @@ pub fn touch(op: &str, body: &Value) -> Touch {
                 .into_iter()
                 .flatten()
             {
-                let (kind, inner) = match entry.as_object().and_then(|m| m.iter().next()) {
-                    Some((k, v)) => (k.as_str(), v),
-                    None => continue,
+                let Some((kind, inner)) = entry.as_object().and_then(|m| m.iter().next()) else {
+                    continue;
                 };
                 let item = inner.get("Key").or_else(|| inner.get("Item"));
-                match kind {
-                    // A condition check holds its item too, and reads it.
-                    "ConditionCheck" => {
-                        if let Some((id, partition)) = item.and_then(|i| locate(table_of(inner), i))
-                        {
-                            t.writes.push(id);
-                            t.charges.push(Charge {
-                                partition,
-                                read_units: 2.0,
-                                write_units: 0.0,
-                            });
-                        }
-                    }
-                    _ => write(&mut t, table_of(inner), item, 2.0),
-                }
+                // A condition check holds its item too, and reads it.
+                let (read, write) = if kind == "ConditionCheck" {
+                    (2.0, 0.0)
+                } else {
+                    (0.0, 2.0)
+                };
+                add(&mut t, table_of(inner), item, true, read, write);
             }
         }
         "BatchGetItem" => {
-            for (table, spec) in body
-                .get("RequestItems")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-            {
+            for (table, spec) in entries(body, "RequestItems") {
                 let units = read_units(consistent(spec));
                 for key in spec
                     .get("Keys")
@@ -163,34 +157,18 @@ pub fn touch(op: &str, body: &Value) -> Touch {
                     .into_iter()
                     .flatten()
                 {
-                    if let Some((_, partition)) = locate(table, key) {
-                        t.charges.push(Charge {
-                            partition,
-                            read_units: units,
-                            write_units: 0.0,
-                        });
-                    }
+                    add(&mut t, table, Some(key), false, units, 0.0);
                 }
             }
         }
         "BatchWriteItem" => {
-            for (table, requests) in body
-                .get("RequestItems")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-            {
+            for (table, requests) in entries(body, "RequestItems") {
                 for r in requests.as_array().into_iter().flatten() {
                     let item = r
                         .pointer("/PutRequest/Item")
                         .or_else(|| r.pointer("/DeleteRequest/Key"));
-                    if let Some((_, partition)) = item.and_then(|i| locate(table, i)) {
-                        t.charges.push(Charge {
-                            partition,
-                            read_units: 0.0,
-                            write_units: 1.0,
-                        });
-                    }
+                    // Not held: a batch's writes are not refused by holds here.
+                    add(&mut t, table, item, false, 0.0, 1.0);
                 }
             }
         }
@@ -198,8 +176,8 @@ pub fn touch(op: &str, body: &Value) -> Touch {
             // Circle's queries name their partition `:pk` (store.rs).
             if let Some(v) = body.pointer("/ExpressionAttributeValues/:pk") {
                 let table = match body.get("IndexName").and_then(Value::as_str) {
-                    Some(index) => format!("{}/{index}", table_of(body)),
-                    None => table_of(body).to_owned(),
+                    Some(index) => format!("{table}/{index}"),
+                    None => table.to_owned(),
                 };
                 let partition = format!("{table}/{}", scalar(v));
                 // Admitted for the least a Query costs; the rest after it ran.
