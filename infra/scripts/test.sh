@@ -43,12 +43,10 @@ step "end-to-end suites with concurrent frames"
 CIRCLE_CONCURRENT_FRAMES=1 cargo test -p circle-tests --features e2e --test e2e_ws --test e2e_part2 --test e2e_fidelity 2>&1 | tee -a "$results"
 
 # The same invariants with AWS's behaviour simulated (`--aws-sim`: latency,
-# TransactionConflict, per-partition throughput): the concurrency suite again.
-# (The chaos run is not yet in this step: under the simulation and a busy
-# machine, long joins hold the emulator's 64 function slots and reconnects
-# time out; docs/scale.md.)
-step "concurrency with the AWS simulation"
-CIRCLE_AWS_SIM=1 cargo test -p circle-tests --test concurrency 2>&1 | tee -a "$results"
+# TransactionConflict, per-partition throughput, cold starts): the concurrency
+# suite and the chaos run again.
+step "concurrency and chaos with the AWS simulation"
+CIRCLE_AWS_SIM=1 cargo test -p circle-tests --features e2e --test concurrency --test e2e_chaos 2>&1 | tee -a "$results"
 
 if [ "$quick" = 1 ]; then
   step "done (quick)"

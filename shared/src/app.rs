@@ -69,6 +69,11 @@ pub struct Settings {
     /// (as busy) after this long, inside its function's 20 s timeout, so a
     /// cut-off never leaves a half-told pairing. Lost races never end a join.
     pub join_budget: Duration,
+    /// A lobby read showing this many new members (who could all be paired
+    /// with each other) is a crowd, as is a lost race: the joiner waits and
+    /// hands the pairing to the circle's matchmaker instead of racing the
+    /// crowd to claim someone (`pairing::matchmaker`).
+    pub crowd: usize,
     /// The largest frame the gateway will deliver (128 KB).
     pub max_frame_bytes: usize,
     /// Browser origins `$connect` accepts; `None` accepts any. Clients that send no
@@ -139,6 +144,7 @@ impl Default for Settings {
             repeat_guard: Duration::from_secs(30),
             max_attempts: 60,
             join_budget: Duration::from_secs(15),
+            crowd: 2,
             max_frame_bytes: 128 * 1024,
             allowed_origins: None,
             resume_grace: Duration::from_secs(30),

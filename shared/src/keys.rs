@@ -7,6 +7,7 @@
 //! | circle (found by its code) | `CODE#{code}` | `CIRCLE` |
 //! | circle pointer (by stable id) | `C#{cid}` | `CIRCLE` |
 //! | round-robin roster | `C#{cid}` | `ROSTER` |
+//! | matchmaker lease | `C#{cid}` | `MATCH` |
 //! | organiser key index | `ORG#{hash}` | `ORG` |
 //! | lobby entry | `L#{cid}#{shard}` | `W#{ticket}` |
 //! | member | `M#{cid}#{0..16}` | `{member_id}` |
@@ -58,6 +59,11 @@ pub fn pointer(cid: &str) -> Item {
 
 pub fn roster(cid: &str) -> Item {
     key(format!("C#{cid}"), ROSTER_SK)
+}
+
+/// The lease of a circle's matchmaker run (`pairing::matchmaker`).
+pub fn matchmaker(cid: &str) -> Item {
+    key(format!("C#{cid}"), "MATCH")
 }
 
 pub fn organizer(key_hash: &str) -> Item {

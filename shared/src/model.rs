@@ -139,6 +139,9 @@ pub struct LobbyEntry {
     /// The lobby count this waiter was last told.
     pub told: i64,
     pub expires_at: i64,
+    /// The member had no record when it entered: no history, no blocks, so
+    /// the matchmaker need not read it.
+    pub fresh: bool,
 }
 
 impl LobbyEntry {
@@ -157,6 +160,9 @@ impl LobbyEntry {
         ]);
         if let Some(a) = &self.avoid {
             item.insert("avoid".into(), s(a));
+        }
+        if self.fresh {
+            item.insert("fresh".into(), b(true));
         }
         item
     }
@@ -185,6 +191,7 @@ impl LobbyEntry {
             notice_after: opt_n(item, "nt").unwrap_or(0),
             told: opt_n(item, "told").unwrap_or(0),
             expires_at: req_n(item, "expires_at")?,
+            fresh: opt_b(item, "fresh").unwrap_or(false),
         })
     }
 }
@@ -568,6 +575,7 @@ mod tests {
             notice_after: 6,
             told: 2,
             expires_at: 9,
+            fresh: true,
         };
         assert_eq!(LobbyEntry::from_item(&e.to_item("cid")), Ok(e));
         let mut c = Connection::new("c", 1, 2);

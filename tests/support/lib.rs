@@ -331,7 +331,13 @@ impl Harness {
     }
 
     pub async fn send_raw(&self, conn: &str, route: &str, body: String) -> ApiGatewayProxyResponse {
-        circle_shared::handlers::ws::handle(&self.app, Self::event(route, conn, Some(body))).await
+        // Boxed, as a Lambda runtime or the emulator's task holds it: a
+        // test's own future stays small on the test thread's stack.
+        Box::pin(circle_shared::handlers::ws::handle(
+            &self.app,
+            Self::event(route, conn, Some(body)),
+        ))
+        .await
     }
 
     /// Joins without a member secret (a fresh member, no history).
@@ -383,9 +389,11 @@ impl Harness {
     }
 
     pub async fn disconnect(&self, conn: &str) {
-        let res =
-            circle_shared::handlers::ws::handle(&self.app, Self::event("$disconnect", conn, None))
-                .await;
+        let res = Box::pin(circle_shared::handlers::ws::handle(
+            &self.app,
+            Self::event("$disconnect", conn, None),
+        ))
+        .await;
         assert_eq!(res.status_code, 200);
     }
 

@@ -282,6 +282,7 @@ pub(crate) async fn seek(
     let mut told_waiting = false;
     let mut enqueued = false;
     let mut conflicts = 0u32;
+    let mut lost_race = false;
     let mut home = match &prior {
         Prior::Waiting {
             entry: Some((cid, shard)),
@@ -369,12 +370,24 @@ pub(crate) async fn seek(
             }
         }
         remove_stale(app, circle, &found).await;
+        let waiting_here = enqueued
+            || matches!(&prior, Prior::Waiting { entry: Some((cid, _)), .. } if *cid == circle.cid);
+        // A crowd: others are pairing right now (this join lost a race, or
+        // several new members wait who could all be paired with each other).
+        // Wait, and leave the pairing to the matchmaker.
+        let crowded = lost_race
+            || found.ranked.iter().filter(|e| e.fresh).count() >= app.settings.crowd.max(1);
+        if crowded && waiting_here {
+            Box::pin(super::matchmaker::ensure_run(app, circle)).await;
+            return Ok(());
+        }
 
         let mut retry = false;
         let mut tried = 0;
-        for waiter in found.ranked.iter().take(TRIES_PER_READ) {
+        let claims = if crowded { 0 } else { TRIES_PER_READ };
+        for waiter in found.ranked.iter().take(claims) {
             tried += 1;
-            match claim(app, circle, &me, &prior, waiter).await {
+            match Box::pin(claim(app, circle, &me, &prior, waiter, true)).await {
                 Ok(Claimed::Told) => {
                     notify_waiters(app, circle, &found, Some(&waiter.ticket), false).await;
                     return Ok(());
@@ -389,6 +402,7 @@ pub(crate) async fn seek(
                 }
                 Err(ClaimFail::Waiter) => {
                     skip.insert(waiter.ticket.clone());
+                    lost_race = true;
                 }
                 Err(ClaimFail::Claimed) => return Ok(()),
                 Err(ClaimFail::Me) => {
@@ -416,6 +430,7 @@ pub(crate) async fn seek(
                 }
                 Err(ClaimFail::Store(err)) if err.is_retryable() => {
                     conflicts += 1;
+                    lost_race = true;
                     backoff(conflicts).await;
                     retry = true;
                     break;
@@ -426,8 +441,6 @@ pub(crate) async fn seek(
         if retry {
             continue;
         }
-        let waiting_here = enqueued
-            || matches!(&prior, Prior::Waiting { entry: Some((cid, _)), .. } if *cid == circle.cid);
         if waiting_here {
             // Our entry is in the lobby, so anyone arriving sees us; what we
             // read may still hold someone compatible we haven't tried.
@@ -450,7 +463,7 @@ pub(crate) async fn seek(
             }
             told_waiting = true;
         }
-        match enqueue(app, circle, &me, &prior, home, found.count(true)).await {
+        match Box::pin(enqueue(app, circle, &me, &prior, home, found.count(true))).await {
             Ok(ticket) => {
                 prior = Prior::Waiting {
                     ticket,
@@ -465,6 +478,11 @@ pub(crate) async fn seek(
                 }
                 enqueued = true;
                 notify_waiters(app, circle, &found, None, true).await;
+                if crowded {
+                    // No second read: the matchmaker's reads stand for it.
+                    Box::pin(super::matchmaker::ensure_run(app, circle)).await;
+                    return Ok(());
+                }
             }
             Err(ClaimFail::Me) => match get_connection(app, &me.conn, true).await? {
                 Some(c) => match c.state {
@@ -708,12 +726,15 @@ impl NewRoom {
 /// 0 the waiter's entry, 1 the waiter's record, 2 the joiner's record, 3 the
 /// waiter's member, 4 the joiner's member, 5 the joiner's own entry. Only the
 /// two people's items: the counters are added after it commits.
-async fn claim(
+/// With `count`, the chat (and a new member) is counted here; else the
+/// caller counts a batch of claims at once.
+pub(crate) async fn claim(
     app: &App,
     circle: &Circle,
     me: &Joiner,
     prior: &Prior,
     waiter: &LobbyEntry,
+    count: bool,
 ) -> Result<Claimed, ClaimFail> {
     let cut = app.now_ms() - App::ms(app.settings.presence_window);
     let new_room = NewRoom::new(app, circle);
@@ -836,17 +857,18 @@ async fn claim(
     }
     // If the joiner is gone, its own `$disconnect` tells the waiter.
     let to_me = new_room.event(app, 1, &me.name, &waiter.name);
-    let new_member = i64::from(me.member.is_none());
+    let chats = i64::from(count);
+    let new_member = i64::from(count && me.member.is_none());
     let _ = tokio::join!(
         send(app, &me.conn, &to_me),
-        add_stats(app, circle, 1, new_member)
+        add_stats(app, circle, chats, new_member)
     );
     Ok(Claimed::Told)
 }
 
 /// Puts the joiner in the lobby: its entry, its record and its member record
 /// change together. Returns its ticket.
-async fn enqueue(
+pub(crate) async fn enqueue(
     app: &App,
     circle: &Circle,
     me: &Joiner,
@@ -869,6 +891,7 @@ async fn enqueue(
         notice_after: now + App::ms(app.settings.notice_every),
         told: i64::from(count),
         expires_at: me.expires_at,
+        fresh: me.member.is_none(),
     };
     let (member_set, member_cond, mut member_values) = match &me.member {
         None => (

@@ -209,6 +209,7 @@ mod tests {
             notice_after: 0,
             told: 0,
             expires_at: i64::MAX / 2000,
+            fresh: false,
         }
     }
 

@@ -16,7 +16,9 @@
 //! - a joiner who finds no compatible waiter enqueues itself, then re-reads the
 //!   lobby (strongly consistent) and claims any compatible waiter it now sees.
 //!   Of two people enqueuing at once, the later one's re-read sees the earlier
-//!   one, so two compatible people are never both left waiting (3).
+//!   one, so two compatible people are never both left waiting (3). A read
+//!   that shows a crowd hands the pairing to the circle's matchmaker instead
+//!   (`matchmaker.rs`), which keeps the same rules without racing the crowd.
 //! - never-met waiters come first, at random; else the one met longest ago (4, 5).
 //! - a waiter whose connection is gone (410) is deleted and the joiner's record
 //!   put back before anyone is told, and the join goes on (6).
@@ -25,6 +27,7 @@
 mod join;
 mod leave;
 mod lobby;
+mod matchmaker;
 mod ops;
 mod relay;
 mod resume;
