@@ -600,6 +600,9 @@ impl Run<'_> {
                 if self.clients[i].st == St::Joining {
                     self.clients[i].st = St::Waiting;
                     self.last_answer = at;
+                } else if self.clients[i].st == St::Waiting {
+                    // A lobby-count notice: a waiter hears the count again
+                    // when it changed, at most once every 5 s (DESIGN.md).
                 } else {
                     let st = format!("{:?}", self.clients[i].st);
                     self.violation(

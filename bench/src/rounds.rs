@@ -48,6 +48,11 @@ pub struct RoundsReport {
     /// `@connections` posts per second over the re-pairing spans.
     pub posts_per_sec_while_repairing: f64,
     pub stack_cpu_secs: Option<f64>,
+    /// Refusals over the rounds: `TransactionConflict`s and throttles the
+    /// core received, and what `--aws-sim` refused and cold-started.
+    pub transaction_conflicts: u64,
+    pub throttled: u64,
+    pub aws_sim: crate::stack::SimCounts,
     pub double_rooms: u64,
     pub repeat_meetings: u64,
     pub unpaired: u64,
@@ -228,6 +233,9 @@ pub async fn run(cfg: &RoundsConfig, target: &Target) -> Result<RoundsReport, Be
     report.ddb_requests_per_member_round = cost.ddb_requests() as f64 / member_rounds;
     report.read_units_per_member_round = cost.read_units / member_rounds;
     report.write_units_per_member_round = cost.write_units / member_rounds;
+    report.transaction_conflicts = cost.transaction_conflicts;
+    report.throttled = cost.throttled;
+    report.aws_sim = after.aws_sim.since(&before.aws_sim);
     report.stack_cpu_secs = after
         .stack_cpu_secs
         .zip(before.stack_cpu_secs)
@@ -276,6 +284,14 @@ pub fn print(r: &RoundsReport) {
         r.posts_per_sec_while_repairing,
         r.stack_cpu_secs
             .map_or_else(|| "-".to_owned(), |s| format!("{s:.2} s")),
+    );
+    println!(
+        "refusals: {} TransactionConflicts, {} throttled (core); aws-sim {}: {} throttles, {} cold starts",
+        r.transaction_conflicts,
+        r.throttled,
+        if r.aws_sim.enabled { "on" } else { "off" },
+        r.aws_sim.throttles,
+        r.aws_sim.cold_starts
     );
     println!(
         "double rooms {}, repeat meetings {}, unpaired {}, errors {:?}",
