@@ -191,27 +191,30 @@ fn evaluate(
     rank(seeker, candidates, spread)
 }
 
+/// A lobby entry for unit tests: member `mid` on connection `c-{mid}`.
+#[cfg(test)]
+pub(crate) fn test_entry(mid: &str) -> LobbyEntry {
+    LobbyEntry {
+        conn: format!("c-{mid}"),
+        mid: mid.into(),
+        name: mid.into(),
+        ticket: format!("t-{mid}"),
+        shard: 0,
+        avoid: None,
+        avoid_until: 0,
+        seen: 0,
+        since: 0,
+        notice_after: 0,
+        told: 0,
+        expires_at: i64::MAX / 2000,
+        fresh: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_entry as entry;
     use super::*;
-
-    fn entry(mid: &str) -> LobbyEntry {
-        LobbyEntry {
-            conn: format!("c-{mid}"),
-            mid: mid.into(),
-            name: mid.into(),
-            ticket: format!("t-{mid}"),
-            shard: 0,
-            avoid: None,
-            avoid_until: 0,
-            seen: 0,
-            since: 0,
-            notice_after: 0,
-            told: 0,
-            expires_at: i64::MAX / 2000,
-            fresh: false,
-        }
-    }
 
     #[test]
     fn never_met_come_first_then_the_one_met_longest_ago() {

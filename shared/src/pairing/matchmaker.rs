@@ -218,6 +218,8 @@ fn plan(
     members: &HashMap<String, Member>,
     now: i64,
 ) -> Vec<(usize, usize)> {
+    // A removed member's entry is about to go; nobody is paired with it.
+    let removed = |e: &LobbyEntry| members.get(&e.mid).is_some_and(|m| m.removed);
     let seekers: Vec<Seeker<'_>> = entries
         .iter()
         .map(|e| Seeker {
@@ -229,7 +231,10 @@ fn plan(
         })
         .collect();
     let fits = |a: usize, b: usize| {
-        compatible(&seekers[a], &entries[b], now) && compatible(&seekers[b], &entries[a], now)
+        compatible(&seekers[a], &entries[b], now)
+            && compatible(&seekers[b], &entries[a], now)
+            && !removed(&entries[a])
+            && !removed(&entries[b])
     };
     let met = |a: usize, b: usize| seekers[a].member.and_then(|m| m.last_met(&entries[b].mid));
     let mut order: Vec<usize> = (0..entries.len()).collect();
@@ -300,10 +305,13 @@ async fn commit(
                 members.remove(&entries[a].mid);
                 members.remove(&entries[b].mid);
             }
-            Ok(Claimed::WaiterGone) | Err(ClaimFail::Claimed | ClaimFail::Waiter) => {}
-            // Its member record changed (a block, a removal): read it again.
+            Ok(Claimed::WaiterGone) | Err(ClaimFail::Claimed) => {}
+            // A member record changed (a block, a removal): read it again.
             Err(ClaimFail::MyMember) => {
                 members.remove(&entries[a].mid);
+            }
+            Err(ClaimFail::Waiter) => {
+                members.remove(&entries[b].mid);
             }
             // The record is not waiting under that entry (a lost
             // `$disconnect`, or it moved on): the entry goes.
@@ -339,25 +347,8 @@ fn joiner_of(circle: &Circle, e: &LobbyEntry, members: &HashMap<String, Member>)
 
 #[cfg(test)]
 mod tests {
+    use super::super::lobby::test_entry as entry;
     use super::*;
-
-    fn entry(mid: &str) -> LobbyEntry {
-        LobbyEntry {
-            conn: format!("c-{mid}"),
-            mid: mid.into(),
-            name: mid.into(),
-            ticket: format!("t-{mid}"),
-            shard: 0,
-            avoid: None,
-            avoid_until: 0,
-            seen: 0,
-            since: 0,
-            notice_after: 0,
-            told: 0,
-            expires_at: i64::MAX / 2000,
-            fresh: false,
-        }
-    }
 
     fn member(mid: &str, met: &[(&str, i64)], blocked: &[&str]) -> (String, Member) {
         (
@@ -408,6 +399,15 @@ mod tests {
             let pairs = plan(&entries, &members, 0);
             assert_eq!(pairs.len(), 1);
         }
+    }
+
+    #[test]
+    fn a_removed_member_is_paired_with_nobody() {
+        let mut gone = member("b", &[], &[]);
+        gone.1.removed = true;
+        let members: HashMap<String, Member> = [gone].into();
+        let entries: Vec<LobbyEntry> = ["a", "b"].into_iter().map(entry).collect();
+        assert!(plan(&entries, &members, 0).is_empty());
     }
 
     #[test]
