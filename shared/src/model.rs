@@ -139,8 +139,7 @@ pub struct LobbyEntry {
     /// The lobby count this waiter was last told.
     pub told: i64,
     pub expires_at: i64,
-    /// The member had no record when it entered: no history, no blocks, so
-    /// the matchmaker need not read it.
+    /// No member record when it entered: nothing for the matchmaker to read.
     pub fresh: bool,
 }
 
@@ -161,9 +160,7 @@ impl LobbyEntry {
         if let Some(a) = &self.avoid {
             item.insert("avoid".into(), s(a));
         }
-        if self.fresh {
-            item.insert("fresh".into(), b(true));
-        }
+        item.extend(self.fresh.then(|| ("fresh".to_owned(), b(true))));
         item
     }
 
