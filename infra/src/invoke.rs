@@ -132,9 +132,13 @@ pub async fn invoke(
             }
             None => None,
         };
+        let began = tokio::time::Instant::now();
         let mut task =
             tokio::spawn(async move { circle_shared::handlers::ws::handle(&app, request).await });
         let result = match tokio::time::timeout(cut_off, &mut task).await {
+            // Done, but after its deadline (the timer fired late on a busy
+            // machine): Lambda would have stopped it, so it was cut off.
+            Ok(_) if began.elapsed() > cut_off => Err(InvokeError::CutOff),
             Ok(done) => done.map_err(|_| InvokeError::Panicked),
             Err(_) => {
                 // Lambda stops the function: nothing after this point runs.
