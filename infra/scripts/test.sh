@@ -40,13 +40,13 @@ cargo test --workspace --all-features 2>&1 | tee -a "$results"
 # with --concurrent-frames. The end-to-end suites run again in that mode (the
 # chaos run always uses it).
 step "end-to-end suites with concurrent frames"
-CIRCLE_CONCURRENT_FRAMES=1 cargo test -p circle-tests --features e2e --test e2e_ws --test e2e_part2 --test e2e_fidelity 2>&1 | tee -a "$results"
+CIRCLE_CONCURRENT_FRAMES=1 cargo test -p circle-tests --features e2e --test e2e -- ws:: part2:: fidelity:: 2>&1 | tee -a "$results"
 
 # The same invariants with AWS's behaviour simulated (`--aws-sim`: latency,
 # TransactionConflict, per-partition throughput, cold starts): the concurrency
 # suite and the chaos run again.
 step "concurrency and chaos with the AWS simulation"
-CIRCLE_AWS_SIM=1 cargo test -p circle-tests --features e2e --test concurrency --test e2e_chaos 2>&1 | tee -a "$results"
+CIRCLE_AWS_SIM=1 cargo test -p circle-tests --features e2e --test core --test e2e -- concurrency:: chaos:: 2>&1 | tee -a "$results"
 
 if [ "$quick" = 1 ]; then
   step "done (quick)"

@@ -6,8 +6,6 @@
 //! what is stored (so it was told what happened to its partner), nobody is in a
 //! room with a vanished member, and no record outlives its TTL.
 
-mod ws_support;
-
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,7 +15,7 @@ use circle_shared::store::Table;
 use rand::Rng;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use ws_support::*;
+use crate::ws_support::*;
 
 const CLIENTS: usize = 200;
 const CIRCLES: usize = 10;
@@ -431,7 +429,7 @@ fn chaos_settles_into_a_consistent_state() {
         assert!(counts.kills_mid_join > 0 && counts.kills_mid_chat > 0 && counts.vanishes > 0);
         // Resumes were tried; whether one succeeds depends on the script's dice
         // and the machine's speed (a partner who stays through the grace), so
-        // it is counted, not asserted: tests/resume.rs and e2e_part2 check a
+        // it is counted, not asserted: core/resume.rs and e2e/part2.rs check a
         // resume that must succeed, and every answer above was checked.
         assert!(counts.resumes > 0, "some resumes are tried: {counts:?}");
         for (_, c, _, _) in survivors {

@@ -3,10 +3,7 @@
 //! `@connections` is reached with the real `aws-sdk-apigatewaymanagement` client.
 //! Every wait is for an event, with a timeout.
 //!
-//! Run: `cargo test -p circle-tests --features e2e --test e2e_ws`
-
-#[path = "ws_support/mod.rs"]
-mod ws_support;
+//! Run: `cargo test -p circle-tests --features e2e --test e2e -- ws::`
 
 use std::time::{Duration, Instant};
 
@@ -17,7 +14,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::{self, Message};
-use ws_support::{Client, create_group, http, joined, pair, start, start_with};
+use crate::ws_support::{Client, create_group, http, joined, pair, start, start_with};
 
 fn message(room: &str, text: &str) -> Value {
     json!({"action": "message", "room": room, "message": text})
@@ -315,7 +312,7 @@ async fn bad_json_unknown_actions_and_missing_fields_get_errors_and_the_connecti
     client.expect_error("bad_request").await;
     client.send(json!({"action": "leave_room"})).await;
     client.expect_error("bad_request").await;
-    // (A binary frame closes the socket with 1003, as on AWS: e2e_fidelity.rs.)
+    // (A binary frame closes the socket with 1003, as on AWS: fidelity.rs.)
     client.join("ZZZZZ-ZZZZZ", "Ann").await;
     client.expect_error("group_not_found").await;
 

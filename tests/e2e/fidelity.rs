@@ -4,15 +4,13 @@
 //! clients that vanish without a close (posts keep answering 200 until the idle
 //! timeout), over real sockets.
 
-mod ws_support;
-
 use std::time::{Duration, Instant};
 
 use aws_sdk_apigatewaymanagement as apigw;
 use circle_shared::metrics::DdbOp;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
-use ws_support::*;
+use crate::ws_support::*;
 
 fn management_client(endpoint: &str) -> apigw::Client {
     let config = apigw::config::Builder::from(&circle_shared::app::local_sdk_config())

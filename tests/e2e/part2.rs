@@ -2,13 +2,11 @@
 //! report and the organiser's view and controls; rate limits under a real
 //! flood; resume after a dropped connection; and a timed-round session.
 
-mod ws_support;
-
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use ws_support::*;
+use crate::ws_support::*;
 
 fn org(stack: &circle_local::Stack, circle: &Value, path: &str) -> String {
     format!(

@@ -2,7 +2,6 @@
 //! free port, a small HTTP client, and a WebSocket client that waits for events
 //! with timeouts (never sleeps).
 
-#![allow(dead_code)]
 
 use std::time::Duration;
 
@@ -236,16 +235,6 @@ impl Client {
             "circle": circle["id"], "name": name, "member": member}),
         )
         .await;
-    }
-
-    /// The next event that is not one of `skip`.
-    pub async fn event_except(&mut self, skip: &[&str]) -> Value {
-        loop {
-            let ev = self.event().await;
-            if !skip.iter().any(|s| ev["event"] == *s) {
-                return ev;
-            }
-        }
     }
 
     /// `join_group`.
