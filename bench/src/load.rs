@@ -1238,7 +1238,7 @@ mod tests {
             1,
             now,
             ServerEvent::Waiting {
-                group: circle_shared::protocol::GroupInfo {
+                group: circle_shared::protocol::CircleInfo {
                     name: "g".into(),
                     description: "d".into(),
                     rules: vec![],

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use circle_shared::metrics::DdbOp;
+use circle_shared::db::metrics::DdbOp;
 use serde::Serialize;
 
 use crate::error::BenchError;

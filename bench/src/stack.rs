@@ -14,9 +14,9 @@ use tokio::process::{Child, Command};
 use crate::error::BenchError;
 use crate::http;
 
-pub use circle_shared::metrics::HotPartition;
+pub use circle_shared::db::metrics::HotPartition;
 /// The stack's counters, as `/_local/metrics` serves them.
-pub use circle_shared::metrics::MetricsSnapshot as Counters;
+pub use circle_shared::db::metrics::MetricsSnapshot as Counters;
 
 /// `GET /_local/metrics`.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -270,7 +270,7 @@ pub fn open_file_limit() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use circle_shared::metrics::DdbOp;
+    use circle_shared::db::metrics::DdbOp;
 
     #[test]
     fn reads_the_banner_and_metrics() {

@@ -8,6 +8,7 @@ pub mod aws;
 pub mod http_api;
 pub mod logging;
 pub mod page;
+pub mod timer_function;
 pub mod timers;
 pub mod websocket;
 

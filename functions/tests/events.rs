@@ -309,7 +309,7 @@ async fn block_report_resume_and_timer_samples_run_through_their_handlers() {
     let sqs: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_str(&event_text("timer-due.json")).expect("events/timer-due.json");
     assert_eq!(binary_of("timer-due.json"), TIMER_BINARY);
-    let done = circle_functions::timers::handle(&w.app, sqs).await;
+    let done = circle_functions::timer_function::handle(&w.app, sqs).await;
     assert!(done.batch_item_failures.is_empty());
     assert!(w.posts.take().is_empty());
 }
@@ -331,11 +331,15 @@ fn http_request(file: &str) -> ApiGatewayV2httpRequest {
 }
 
 async fn run_http(app: &App, file: &str) -> (u16, String, Vec<u8>) {
+    run_http_request(app, http_request(file)).await
+}
+
+async fn run_http_request(app: &App, request: ApiGatewayV2httpRequest) -> (u16, String, Vec<u8>) {
     let urls = PublicUrls {
         http_url: None,
         ws_url: Some(WS_URL.to_owned()),
     };
-    let response = http_api::respond(app, &urls, http_request(file)).await;
+    let response = http_api::respond(app, &urls, request).await;
     let content_type = response
         .headers
         .get("content-type")
@@ -411,6 +415,28 @@ async fn http_events_run_through_the_http_api_function() {
         "https://p3w8n5c2zr.execute-api.eu-west-1.amazonaws.com"
     );
     assert_eq!(config["ws_url"], WS_URL);
+}
+
+/// The page's other files (its ES modules in `web/`'s folders) by their paths, as
+/// the greedy `GET /{file+}` route brings them; an unknown path is a 404.
+#[tokio::test]
+async fn the_page_files_are_served_by_path() {
+    let w = world(Settings::default()).await;
+    let at = |path: &str| {
+        let mut request = http_request("http-page.json");
+        request.raw_path = Some(path.to_owned());
+        request.request_context.http.path = Some(path.to_owned());
+        request
+    };
+    for (path, content_type, text) in circle_functions::page::FILES {
+        let (status, got_type, body) = run_http_request(&w.app, at(&format!("/{path}"))).await;
+        assert_eq!((status, got_type.as_str()), (200, *content_type), "{path}");
+        assert_eq!(body, text.as_bytes(), "{path}");
+    }
+    for path in ["/lib/nope.js", "/nope.css", "/lib/../main.js"] {
+        let (status, _, _) = run_http_request(&w.app, at(path)).await;
+        assert_eq!(status, 404, "{path}");
+    }
 }
 
 #[test]

@@ -1,15 +1,15 @@
 //! What cfn-lint can't know about `template.yaml`: that it matches this code. The
 //! WebSocket API's protocol and route selection, every route wired to the function
 //! whose binary serves it, the tables' keys and TTL equal to
-//! `circle_shared::tables`, and each function's IAM rights exactly what it uses.
+//! `circle_shared::db::tables`, and each function's IAM rights exactly what it uses.
 
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use circle_functions::{FUNCTIONS, HTTP_API_BINARY, TIMER_BINARY};
+use circle_shared::db::tables::{CONNECTIONS, GROUPS, TableDef};
 use circle_shared::handlers::ws::ROUTES;
-use circle_shared::tables::{CONNECTIONS, GROUPS, TableDef};
 use serde_norway::Value;
 
 fn template() -> Value {

@@ -183,7 +183,7 @@ impl Stack {
             settings,
         );
         // Timers run in this process (on AWS: an SQS delay queue and a function).
-        let (app, timers) = circle_shared::timers::LocalTimers::install(app);
+        let (app, timers) = circle_shared::handlers::timer::LocalTimers::install(app);
 
         let shared = Arc::new(Shared {
             app,

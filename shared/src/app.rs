@@ -6,59 +6,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
+use crate::db::Store;
+use crate::db::metrics::Metrics;
+use crate::db::tables::TableNames;
 use crate::gateway::{CountingGateway, Gateway};
-use crate::metrics::Metrics;
-use crate::ratelimit::Limiter;
+use crate::ratelimit::{Limiter, RateLimits};
 use crate::secrets::HashKey;
-use crate::store::Store;
-use crate::tables::TableNames;
-use crate::timers::{NoTimers, TimerQueue};
-
-/// Per-connection and per-address limits (DESIGN.md Part 2, "Rate limits").
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RateLimits {
-    /// `message`: sustained per second and burst, per connection.
-    pub message_per_sec: f64,
-    pub message_burst: f64,
-    /// `join_group`, `block`, `report`: each, per connection.
-    pub action_per_sec: f64,
-    pub action_burst: f64,
-    /// `POST /groups` per source address per hour.
-    pub creates_per_hour: u32,
-}
-
-impl Default for RateLimits {
-    fn default() -> Self {
-        Self {
-            message_per_sec: 10.0,
-            message_burst: 20.0,
-            action_per_sec: 1.0,
-            action_burst: 2.0,
-            creates_per_hour: 20,
-        }
-    }
-}
-
-impl RateLimits {
-    /// Every limit multiplied by `factor` (a benchmark's own stack may raise them).
-    pub fn scaled(self, factor: f64) -> Self {
-        let factor = factor.max(0.0);
-        Self {
-            message_per_sec: self.message_per_sec * factor,
-            message_burst: self.message_burst * factor,
-            action_per_sec: self.action_per_sec * factor,
-            action_burst: self.action_burst * factor,
-            creates_per_hour: (f64::from(self.creates_per_hour) * factor).min(f64::from(u32::MAX))
-                as u32,
-        }
-    }
-}
+use crate::timers::{NoTimers, Timer, TimerQueue};
 
 /// Tunables. Defaults follow DESIGN.md and API Gateway's limits.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// How long a circle lives (3 days).
-    pub group_ttl: Duration,
+    pub circle_ttl: Duration,
     /// A connection record's TTL: API Gateway's 2 h maximum plus a margin.
     pub connection_ttl: Duration,
     /// How long two people who just ended a room are kept apart.
@@ -139,7 +99,7 @@ impl Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            group_ttl: Duration::from_secs(3 * 24 * 3600),
+            circle_ttl: Duration::from_secs(3 * 24 * 3600),
             connection_ttl: Duration::from_secs(2 * 3600 + 15 * 60),
             repeat_guard: Duration::from_secs(30),
             max_attempts: 60,
@@ -199,6 +159,16 @@ impl App {
     pub fn with_timers(mut self, timers: Arc<dyn TimerQueue>) -> Self {
         self.timers = timers;
         self
+    }
+
+    /// Schedules through the app's queue, counting it; a failure is logged (the
+    /// records it guards still expire, and a partner's next message ends a room
+    /// whose hold ran out).
+    pub async fn schedule(&self, timer: Timer) {
+        self.metrics.count_timer();
+        if let Err(err) = self.timers.schedule(timer.clone()).await {
+            tracing::error!(error = %err, ?timer, "could not schedule a timer");
+        }
     }
 
     /// Real time and default settings.

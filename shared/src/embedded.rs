@@ -13,8 +13,8 @@ use tokio::task::JoinHandle;
 
 use crate::aws_sim::AwsSim;
 use crate::aws_sim::proxy::SimFront;
-use crate::store::StoreError;
-use crate::tables::{TableNames, create_tables};
+use crate::db::StoreError;
+use crate::db::tables::{TableNames, create_tables};
 
 /// Why the embedded store could not start.
 #[derive(Debug, thiserror::Error)]

@@ -1,9 +1,9 @@
 //! What an action can end in besides success, and how each maps onto the
 //! protocol's error codes.
 
+use crate::db::StoreError;
 use crate::gateway::GatewayError;
 use crate::protocol::{ErrorCode, ProtocolError};
-use crate::store::StoreError;
 
 /// Why a WebSocket action did not happen.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -11,9 +11,9 @@ pub enum ActionError {
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
     #[error("no circle with that access code")]
-    GroupNotFound,
+    CircleNotFound,
     #[error("this circle has expired")]
-    GroupExpired,
+    CircleExpired,
     #[error("you are already in a room; leave it first")]
     AlreadyInRoom,
     #[error("you are not in that room")]
@@ -42,8 +42,8 @@ impl ActionError {
             Self::Protocol(_) | Self::AlreadyInRoom | Self::UnknownConnection => {
                 ErrorCode::BadRequest
             }
-            Self::GroupNotFound => ErrorCode::GroupNotFound,
-            Self::GroupExpired => ErrorCode::GroupExpired,
+            Self::CircleNotFound => ErrorCode::GroupNotFound,
+            Self::CircleExpired => ErrorCode::GroupExpired,
             Self::NotInRoom => ErrorCode::NotInRoom,
             Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             Self::Removed => ErrorCode::Removed,

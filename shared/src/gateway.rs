@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement as apigw;
 use std::sync::Arc;
 
-use crate::metrics::Metrics;
+use crate::db::metrics::Metrics;
 
 /// What can go wrong when talking to a connection.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

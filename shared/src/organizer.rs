@@ -6,16 +6,16 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::app::App;
+use crate::circle::view::CircleView;
 use crate::clock::rfc3339_millis;
+use crate::db::attr::{b, opt_n, opt_s};
+use crate::db::keys::{self, MEMBER_SHARDS, STATS_SHARDS};
+use crate::db::{QuerySpec, StoreError, Table, Tx};
 use crate::error::ActionError;
-use crate::groups::GroupView;
-use crate::keys::{self, MEMBER_SHARDS, STATS_SHARDS};
 use crate::model::{Circle, ConnState, Member};
 use crate::pairing;
 use crate::presence;
 use crate::protocol::{LeftReason, ServerEvent};
-use crate::store::attr::{b, opt_n, opt_s};
-use crate::store::{QuerySpec, StoreError, Table, tx_delete};
 
 /// Reports shown at most.
 pub const REPORTS_SHOWN: i32 = 100;
@@ -48,7 +48,7 @@ pub struct RoundView {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OrganizerView {
-    pub circle: GroupView,
+    pub circle: CircleView,
     pub waiting: u64,
     pub chatting: u64,
     pub chats: i64,
@@ -120,7 +120,7 @@ pub async fn view(app: &App, circle: &Circle) -> Result<OrganizerView, StoreErro
         })
         .collect();
     Ok(OrganizerView {
-        circle: GroupView::with_code(circle),
+        circle: CircleView::with_code(circle),
         waiting,
         chatting,
         chats,
@@ -170,8 +170,9 @@ pub async fn remove(app: &App, circle: &Circle, mid: &str) -> Result<Option<usiz
                 room,
                 partner_away_until,
             } => {
-                let items = pairing::end_both(app, c, room, *partner_away_until > 0);
-                if app.store.transact(items).await.is_ok() && *partner_away_until == 0 {
+                let mut tx = Tx::new();
+                pairing::end_both(app, &mut tx, c, room, *partner_away_until > 0);
+                if app.store.transact(tx).await.is_ok() && *partner_away_until == 0 {
                     pairing::tell_partner_left(app, &room.partner, &room.room, LeftReason::Left)
                         .await;
                 }
@@ -181,8 +182,9 @@ pub async fn remove(app: &App, circle: &Circle, mid: &str) -> Result<Option<usiz
                 if let Some(partner) = pairing::get_connection(app, &room.partner, true).await?
                     && let Some(theirs) = partner.room().cloned()
                 {
-                    let items = pairing::end_both(app, &partner, &theirs, true);
-                    if app.store.transact(items).await.is_ok() {
+                    let mut tx = Tx::new();
+                    pairing::end_both(app, &mut tx, &partner, &theirs, true);
+                    if app.store.transact(tx).await.is_ok() {
                         pairing::tell_partner_left(
                             app,
                             &partner.connection_id,
@@ -212,25 +214,31 @@ pub async fn remove(app: &App, circle: &Circle, mid: &str) -> Result<Option<usiz
 /// Closes a circle now: new joins fail at once, everyone connected hears
 /// `circle_closed` and is disconnected, and every record of the circle goes.
 pub async fn close(app: &App, circle: &Circle) -> Result<(), ActionError> {
-    let items = vec![
-        tx_delete(app.store.delete_op(
+    let mut tx = Tx::new();
+    tx.delete(
+        "circle by code",
+        app.store.delete_op(
             Table::Groups,
             keys::circle(circle.code.as_str()),
             None,
             vec![],
-        )),
-        tx_delete(
-            app.store
-                .delete_op(Table::Groups, keys::pointer(&circle.cid), None, vec![]),
         ),
-        tx_delete(app.store.delete_op(
+    );
+    tx.delete(
+        "pointer",
+        app.store
+            .delete_op(Table::Groups, keys::pointer(&circle.cid), None, vec![]),
+    );
+    tx.delete(
+        "organiser key",
+        app.store.delete_op(
             Table::Groups,
             keys::organizer(&circle.organizer_hash),
             None,
             vec![],
-        )),
-    ];
-    app.store.transact(items).await?;
+        ),
+    );
+    app.store.transact(tx).await?;
     let conns = presence::connections(app, &circle.cid).await?;
     let closed = ServerEvent::CircleClosed {};
     futures_util::future::join_all(conns.iter().map(|c| async {

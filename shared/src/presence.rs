@@ -4,9 +4,9 @@
 //! never to decide a pairing.
 
 use crate::app::App;
-use crate::keys::{self, BY_CIRCLE_INDEX, PRESENCE_SHARDS};
+use crate::db::keys::{self, BY_CIRCLE_INDEX, PRESENCE_SHARDS};
+use crate::db::{QuerySpec, StoreError, Table};
 use crate::model::Connection;
-use crate::store::{QuerySpec, StoreError, Table};
 
 /// Most connections read per circle (a bound, not a product limit).
 pub const MAX_CONNECTIONS: usize = 200_000;

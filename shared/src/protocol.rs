@@ -294,7 +294,7 @@ fn truncate(s: &str, max_chars: usize) -> String {
 
 /// The group as a member sees it in the lobby.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupInfo {
+pub struct CircleInfo {
     pub name: String,
     pub description: String,
     pub rules: Vec<String>,
@@ -331,7 +331,7 @@ pub enum LeftReason {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ServerEvent {
     Waiting {
-        group: GroupInfo,
+        group: CircleInfo,
         waiting: u32,
         /// The round under way, if rounds run.
         #[serde(skip_serializing_if = "Option::is_none", default)]

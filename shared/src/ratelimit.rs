@@ -13,7 +13,47 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::app::RateLimits;
+/// Per-connection and per-address limits (DESIGN.md Part 2, "Rate limits").
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimits {
+    /// `message`: sustained per second, per connection.
+    pub message_per_sec: f64,
+    /// `message`: burst, per connection.
+    pub message_burst: f64,
+    /// `join_group`, `block`, `report`: each, sustained per second, per connection.
+    pub action_per_sec: f64,
+    /// `join_group`, `block`, `report`: each, burst, per connection.
+    pub action_burst: f64,
+    /// `POST /groups` per source address per hour.
+    pub creates_per_hour: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            message_per_sec: 10.0,
+            message_burst: 20.0,
+            action_per_sec: 1.0,
+            action_burst: 2.0,
+            creates_per_hour: 20,
+        }
+    }
+}
+
+impl RateLimits {
+    /// Every limit multiplied by `factor` (a benchmark's own stack may raise them).
+    pub fn scaled(self, factor: f64) -> Self {
+        let factor = factor.max(0.0);
+        Self {
+            message_per_sec: self.message_per_sec * factor,
+            message_burst: self.message_burst * factor,
+            action_per_sec: self.action_per_sec * factor,
+            action_burst: self.action_burst * factor,
+            creates_per_hour: (f64::from(self.creates_per_hour) * factor).min(f64::from(u32::MAX))
+                as u32,
+        }
+    }
+}
 
 /// What is being limited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,16 +1,12 @@
-//! Server-side timers: a seat held for resume runs out, a round ends. Scheduling
-//! is a small trait: in process on the local stack ([`LocalTimers`], a tokio
-//! task), an SQS delay queue feeding a small function on AWS (in
-//! `circle-functions`), never a sleeping Lambda. [`fire`] is what runs when one
-//! is due, in either world; a timer that finds its work already done does nothing.
-
-use std::sync::Arc;
+//! Server-side timers: a seat held for resume runs out, a round ends. A leaf:
+//! what a timer is and the small trait that schedules one. In process on the
+//! local stack (`handlers::timer::LocalTimers`, a tokio task), an SQS delay
+//! queue feeding a small function on AWS (in `circle-functions`), never a
+//! sleeping Lambda. `handlers::timer::fire` is what runs when one is due, in
+//! either world; `App::schedule` schedules one.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-
-use crate::app::App;
-use crate::error::ActionError;
 
 /// Something to do at `due_ms` (epoch ms).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,67 +58,6 @@ pub struct NoTimers;
 impl TimerQueue for NoTimers {
     async fn schedule(&self, _: Timer) -> Result<(), TimerError> {
         Err(TimerError::Unavailable)
-    }
-}
-
-/// Schedules through the app's queue, counting it; a failure is logged (the
-/// records it guards still expire, and a partner's next message ends a room
-/// whose hold ran out).
-pub async fn schedule(app: &App, timer: Timer) {
-    app.metrics.count_timer();
-    if let Err(err) = app.timers.schedule(timer.clone()).await {
-        tracing::error!(error = %err, ?timer, "could not schedule a timer");
-    }
-}
-
-/// Does what a due timer stands for.
-pub async fn fire(app: &App, timer: &Timer) -> Result<(), ActionError> {
-    match timer {
-        Timer::ResumeExpiry {
-            room, pid, conn, ..
-        } => crate::pairing::expire_hold(app, room, pid, conn).await,
-        Timer::RoundEnd { cid, round, .. } => crate::rounds::round_ended(app, cid, *round).await,
-    }
-}
-
-/// Timers in this process: a task sleeps until each is due, then fires it.
-/// Pending timers are lost when the process stops (the records they guard
-/// still expire by TTL).
-pub struct LocalTimers {
-    tx: tokio::sync::mpsc::UnboundedSender<Timer>,
-}
-
-impl LocalTimers {
-    /// Gives `app` an in-process timer queue; timers fire against that app.
-    pub fn install(app: App) -> (App, tokio::task::JoinHandle<()>) {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Timer>();
-        let app = app.with_timers(Arc::new(LocalTimers { tx }));
-        let runner = app.clone();
-        let task = tokio::spawn(async move {
-            while let Some(timer) = rx.recv().await {
-                let app = runner.clone();
-                tokio::spawn(async move {
-                    let wait = (timer.due_ms() - app.now_ms()).max(0);
-                    tokio::time::sleep(std::time::Duration::from_millis(
-                        u64::try_from(wait).unwrap_or(0),
-                    ))
-                    .await;
-                    if let Err(err) = fire(&app, &timer).await {
-                        tracing::warn!(error = %err, ?timer, "timer failed");
-                    }
-                });
-            }
-        });
-        (app, task)
-    }
-}
-
-#[async_trait]
-impl TimerQueue for LocalTimers {
-    async fn schedule(&self, timer: Timer) -> Result<(), TimerError> {
-        self.tx
-            .send(timer)
-            .map_err(|_| TimerError::Failed("the timer task has stopped".into()))
     }
 }
 

@@ -185,8 +185,8 @@ async fn burst_with_blocks(
     Vec<String>,
     Vec<std::collections::HashSet<usize>>,
 ) {
-    use circle_shared::store::Table;
-    use circle_shared::store::attr::{n as num, ss, strings};
+    use circle_shared::db::Table;
+    use circle_shared::db::attr::{n as num, ss, strings};
     let settings = circle_shared::Settings {
         lobby_shards: shards,
         ..circle_tests::test_settings()
@@ -222,7 +222,7 @@ async fn burst_with_blocks(
         }
         let op = h.app.store.update_op(
             Table::Groups,
-            circle_shared::keys::member(&c.id, &mid(i)),
+            circle_shared::db::keys::member(&c.id, &mid(i)),
             &set,
             None,
             values,

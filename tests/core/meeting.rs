@@ -12,10 +12,10 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use circle_shared::clock::Clock;
-use circle_shared::metrics::DdbOp;
+use circle_shared::db::Table;
+use circle_shared::db::metrics::DdbOp;
 use circle_shared::pairing::{Seeker, compatible};
 use circle_shared::protocol::ServerEvent;
-use circle_shared::store::Table;
 use circle_tests::{Harness, Seen, member_secret};
 use rand::Rng;
 use serde_json::json;
@@ -277,16 +277,16 @@ async fn crowded_lobby(h: &Harness, n: usize) -> circle_tests::Created {
         let others: Vec<String> = mids.iter().filter(|m| *m != mid).cloned().collect();
         let op = h.app.store.update_op(
             Table::Groups,
-            circle_shared::keys::member(&c.id, mid),
+            circle_shared::db::keys::member(&c.id, mid),
             "SET #met = :empty, #expires_at = :exp ADD #blocked :others",
             None,
             vec![
                 (
                     ":empty",
-                    circle_shared::store::attr::strings(Vec::<String>::new()),
+                    circle_shared::db::attr::strings(Vec::<String>::new()),
                 ),
-                (":exp", circle_shared::store::attr::n(expires)),
-                (":others", circle_shared::store::attr::ss(others)),
+                (":exp", circle_shared::db::attr::n(expires)),
+                (":others", circle_shared::db::attr::ss(others)),
             ],
         );
         h.app.store.update(op).await.expect("seeded");
@@ -311,14 +311,14 @@ async fn a_joins_cost_grows_neither_with_the_lobby_nor_with_the_history() {
         let met: Vec<String> = (0..150).map(|k| format!("{k:020}:{}", 1_000 + k)).collect();
         let op = h.app.store.update_op(
             Table::Groups,
-            circle_shared::keys::member(&c.id, &mid),
+            circle_shared::db::keys::member(&c.id, &mid),
             "SET #met = :met, #expires_at = :exp",
             None,
             vec![
-                (":met", circle_shared::store::attr::strings(met)),
+                (":met", circle_shared::db::attr::strings(met)),
                 (
                     ":exp",
-                    circle_shared::store::attr::n(h.clock.now_secs() + 3600),
+                    circle_shared::db::attr::n(h.clock.now_secs() + 3600),
                 ),
             ],
         );
@@ -363,19 +363,19 @@ async fn a_lobby_of_mutually_blocked_members_is_read_to_the_end_before_waiting()
         .collect();
     let op = h.app.store.update_op(
         Table::Groups,
-        circle_shared::keys::member(&c.id, &mid),
+        circle_shared::db::keys::member(&c.id, &mid),
         "SET #met = :empty, #expires_at = :exp ADD #blocked :all",
         None,
         vec![
             (
                 ":empty",
-                circle_shared::store::attr::strings(Vec::<String>::new()),
+                circle_shared::db::attr::strings(Vec::<String>::new()),
             ),
             (
                 ":exp",
-                circle_shared::store::attr::n(h.clock.now_secs() + 3600),
+                circle_shared::db::attr::n(h.clock.now_secs() + 3600),
             ),
-            (":all", circle_shared::store::attr::ss(all)),
+            (":all", circle_shared::db::attr::ss(all)),
         ],
     );
     h.app.store.update(op).await.expect("seeded");

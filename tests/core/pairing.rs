@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use circle_shared::metrics::DdbOp;
+use circle_shared::db::metrics::DdbOp;
 use circle_shared::model::ConnState;
 use circle_shared::protocol::{ErrorCode, LeftReason, ServerEvent};
 use circle_shared::{Settings, embedded::EmbeddedDynamo};

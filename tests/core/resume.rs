@@ -236,7 +236,7 @@ async fn when_both_drop_the_room_ends_and_nothing_is_left_behind() {
     assert!(h.connection_records().await.is_empty());
     h.advance(h.app.settings.resume_grace).await;
     let seats: Vec<_> = h
-        .scan(circle_shared::store::Table::Groups)
+        .scan(circle_shared::db::Table::Groups)
         .await
         .into_iter()
         .filter(|i| i["pk"].as_s().is_ok_and(|p| p.starts_with("AWAY#")))

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use circle_shared::db::Table;
 use circle_shared::protocol::{ErrorCode, LeftReason, ServerEvent};
-use circle_shared::store::Table;
 use circle_shared::{RateLimits, Settings};
 use circle_tests::{Harness, Seen, member_secret, test_settings};
 use serde_json::{Value, json};
@@ -623,7 +623,7 @@ async fn every_record_of_a_circle_dies_with_it_or_sooner() {
     .await;
     let circle_expiry: i64 = {
         let code = circle_shared::code::AccessCode::parse(&c.code).expect("code");
-        circle_shared::circles::get(&h.app, &code, true)
+        circle_shared::circle::get(&h.app, &code, true)
             .await
             .expect("read")
             .expect("live")
@@ -655,7 +655,7 @@ async fn every_record_of_a_circle_dies_with_it_or_sooner() {
 /// same number of items (index pages and counters) for 4 members as for 40.
 #[tokio::test]
 async fn block_report_and_organiser_actions_cost_a_bounded_few_requests() {
-    use circle_shared::metrics::MetricsSnapshot;
+    use circle_shared::db::metrics::MetricsSnapshot;
     let mut costs: Vec<(String, MetricsSnapshot)> = Vec::new();
     let mut view_requests = Vec::new();
     for size in [4usize, 40] {

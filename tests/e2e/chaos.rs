@@ -10,12 +10,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::ws_support::*;
+use circle_shared::db::Table;
 use circle_shared::model::ConnState;
-use circle_shared::store::Table;
 use rand::Rng;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use crate::ws_support::*;
 
 const CLIENTS: usize = 200;
 const CIRCLES: usize = 10;
@@ -89,11 +89,11 @@ fn apply(view: &mut View, ev: &Value, failures: &mut Vec<String>, who: usize) {
     }
 }
 
-async fn scan_groups(stack: &circle_local::Stack) -> Vec<circle_shared::store::Item> {
+async fn scan_groups(stack: &circle_local::Stack) -> Vec<circle_shared::db::Item> {
     circle_tests::scan(stack.app(), Table::Groups).await
 }
 
-fn pk(item: &circle_shared::store::Item) -> String {
+fn pk(item: &circle_shared::db::Item) -> String {
     item.get("pk")
         .and_then(|v| v.as_s().ok())
         .cloned()

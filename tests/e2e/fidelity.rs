@@ -6,11 +6,11 @@
 
 use std::time::{Duration, Instant};
 
+use crate::ws_support::*;
 use aws_sdk_apigatewaymanagement as apigw;
-use circle_shared::metrics::DdbOp;
+use circle_shared::db::metrics::DdbOp;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
-use crate::ws_support::*;
 
 fn management_client(endpoint: &str) -> apigw::Client {
     let config = apigw::config::Builder::from(&circle_shared::app::local_sdk_config())

@@ -5,8 +5,8 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use crate::ws_support::*;
+use serde_json::{Value, json};
 
 fn org(stack: &circle_local::Stack, circle: &Value, path: &str) -> String {
     format!(

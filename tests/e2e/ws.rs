@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::ws_support::{Client, create_group, http, joined, pair, start, start_with};
 use aws_sdk_apigatewaymanagement as apigw;
 use circle_local::Storage;
 use circle_shared::gateway::{ApiGatewayManagement, Gateway, GatewayError};
@@ -14,7 +15,6 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::{self, Message};
-use crate::ws_support::{Client, create_group, http, joined, pair, start, start_with};
 
 fn message(room: &str, text: &str) -> Value {
     json!({"action": "message", "room": room, "message": text})

@@ -2,7 +2,6 @@
 //! free port, a small HTTP client, and a WebSocket client that waits for events
 //! with timeouts (never sleeps).
 
-
 use std::time::Duration;
 
 use circle_local::{Config, Stack};

@@ -12,14 +12,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use circle_shared::clock::{Clock, ManualClock};
+use circle_shared::db::keys::ENTRY_PREFIX;
+use circle_shared::db::{Item, Table};
 use circle_shared::embedded::EmbeddedDynamo;
 use circle_shared::gateway::{Gateway, GatewayError};
 use circle_shared::handlers::http::{HttpRequest, HttpResponse};
-use circle_shared::keys::ENTRY_PREFIX;
 use circle_shared::model::{ConnState, Connection, LobbyEntry, Member};
 use circle_shared::pairing::{Seeker, compatible};
 use circle_shared::protocol::{ErrorCode, ServerEvent};
-use circle_shared::store::{Item, Table};
 use circle_shared::timers::{Timer, TimerError, TimerQueue};
 use circle_shared::{App, RateLimits, Settings, TableNames};
 use serde_json::{Value, json};
@@ -278,7 +278,7 @@ impl Harness {
     /// The stable id of the circle with this code.
     pub async fn cid(&self, code: &str) -> String {
         let code = circle_shared::code::AccessCode::parse(code).expect("a code the server made");
-        circle_shared::circles::get(&self.app, &code, true)
+        circle_shared::circle::get(&self.app, &code, true)
             .await
             .expect("the circle can be read")
             .expect("the circle exists")
@@ -411,7 +411,7 @@ impl Harness {
                 return;
             }
             for t in due {
-                circle_shared::timers::fire(&self.app, &t)
+                circle_shared::handlers::timer::fire(&self.app, &t)
                     .await
                     .expect("timers fire");
             }

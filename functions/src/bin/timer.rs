@@ -6,5 +6,5 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    circle_functions::timers::run().await
+    circle_functions::timer_function::run().await
 }

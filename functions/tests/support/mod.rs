@@ -8,9 +8,9 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use circle_shared::code::AccessCode;
-use circle_shared::keys;
+use circle_shared::db::attr::{n, s};
+use circle_shared::db::keys;
 use circle_shared::model::{Circle, RoundState};
-use circle_shared::store::attr::{n, s};
 use circle_shared::{Gateway, GatewayError, TableNames};
 use serde_json::Value;
 

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::tables::{CONNECTIONS, GROUPS};
+use crate::db::tables::{CONNECTIONS, GROUPS};
 
 /// One item, by table and primary key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -5,10 +5,10 @@
 use serde_json::{Value, json};
 
 use crate::app::App;
-use crate::circles::{self, CreateError};
+use crate::circle::view::{CirclePatch, CircleView, NewCircle};
+use crate::circle::{self, CreateError};
 use crate::code::AccessCode;
 use crate::error::ActionError;
-use crate::groups::{GroupPatch, GroupView, NewGroup};
 use crate::model::Circle;
 use crate::organizer;
 use crate::rounds;
@@ -106,13 +106,13 @@ pub async fn handle(app: &App, req: HttpRequest<'_>) -> HttpResponse {
                     return Ok(HttpResponse::no_content());
                 }
                 let patch = match body_json(req.body).and_then(|v| {
-                    GroupPatch::from_json(&v).map_err(|e| invalid(&e.field, e.to_string()))
+                    CirclePatch::from_json(&v).map_err(|e| invalid(&e.field, e.to_string()))
                 }) {
                     Ok(p) => p,
                     Err(r) => return Ok(r),
                 };
-                let circle = circles::patch(app, circle, &patch).await?;
-                Ok(HttpResponse::ok(200, GroupView::with_code(&circle)))
+                let circle = circle::patch(app, circle, &patch).await?;
+                Ok(HttpResponse::ok(200, CircleView::with_code(&circle)))
             })
             .await
         }
@@ -203,7 +203,7 @@ where
     let Some(code) = AccessCode::parse(&percent_decode(code)) else {
         return Ok(not_found());
     };
-    let Some(circle) = circles::get(app, &code, true).await? else {
+    let Some(circle) = circle::get(app, &code, true).await? else {
         return Ok(not_found());
     };
     if !app
@@ -229,7 +229,7 @@ async fn organizer_action(
     match (req.method, action) {
         ("GET", "organizer") => Ok(HttpResponse::ok(200, organizer::view(app, &circle).await?)),
         ("POST", "code") => {
-            let circle = circles::rotate(app, circle).await?;
+            let circle = circle::rotate(app, circle).await?;
             Ok(HttpResponse::ok(
                 200,
                 json!({"access_code": circle.code.to_string()}),
@@ -300,7 +300,7 @@ async fn by_key(app: &App, req: &HttpRequest<'_>) -> Result<HttpResponse, Action
     let Some(key) = bearer(req) else {
         return Ok(unauthorized());
     };
-    match circles::get_by_key(app, key).await? {
+    match circle::get_by_key(app, key).await? {
         Some(circle) => Ok(HttpResponse::ok(200, organizer::view(app, &circle).await?)),
         None => Ok(HttpResponse::error(
             403,
@@ -315,13 +315,13 @@ async fn create(app: &App, req: &HttpRequest<'_>) -> HttpResponse {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let new = match NewGroup::from_json(&value) {
+    let new = match NewCircle::from_json(&value) {
         Ok(g) => g,
         Err(err) => return invalid(&err.field, err.to_string()),
     };
-    match circles::create(app, new, req.source_ip).await {
+    match circle::create(app, new, req.source_ip).await {
         Ok(created) => {
-            let mut body = serde_json::to_value(GroupView::with_code(&created.circle))
+            let mut body = serde_json::to_value(CircleView::with_code(&created.circle))
                 .expect("views serialize");
             let base = if req.page_url.ends_with('/') {
                 req.page_url.to_owned()
@@ -354,18 +354,20 @@ async fn get(app: &App, code: &str) -> HttpResponse {
     let Some(code) = AccessCode::parse(&percent_decode(code)) else {
         return not_found();
     };
-    match circles::get(app, &code, true).await {
-        Ok(Some(circle)) => HttpResponse::ok(200, GroupView::with_code(&circle)),
+    match circle::get(app, &code, true).await {
+        Ok(Some(circle)) => HttpResponse::ok(200, CircleView::with_code(&circle)),
         Ok(None) => not_found(),
         Err(err) => internal(err),
     }
 }
 
 async fn list(app: &App) -> HttpResponse {
-    match circles::list(app).await {
+    match circle::list(app).await {
         Ok(list) => HttpResponse::ok(
             200,
-            list.iter().map(GroupView::without_code).collect::<Vec<_>>(),
+            list.iter()
+                .map(CircleView::without_code)
+                .collect::<Vec<_>>(),
         ),
         Err(err) => internal(err),
     }

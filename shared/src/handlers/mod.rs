@@ -3,4 +3,5 @@
 
 pub mod http;
 pub mod timeouts;
+pub mod timer;
 pub mod ws;

@@ -2,19 +2,18 @@
 //! room for both members at once and telling the partner, or, when a socket
 //! drops mid-chat, holding the room for the resume grace period.
 
-use aws_sdk_dynamodb::types::TransactWriteItem;
-
-use super::join::{requeue, throttle};
+use super::join::requeue;
+use super::ops::throttle;
 use super::ops::*;
 use crate::app::App;
+use crate::db::attr::{n, s, ss};
+use crate::db::keys;
+use crate::db::{Slot, StoreError, Table, Tx};
 use crate::error::ActionError;
-use crate::keys;
 use crate::model::{AWAY, ConnState, Connection, PAIRED, Room, random_id};
 use crate::protocol::{ExcerptItem, LeftReason, ServerEvent};
 use crate::ratelimit::Kind;
-use crate::store::attr::{n, s, ss};
-use crate::store::{StoreError, Table, tx_delete, tx_put, tx_update};
-use crate::timers::{self, Timer};
+use crate::timers::Timer;
 
 /// How a member ends a room.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,28 +32,30 @@ pub enum Ending {
 /// and a report item for the organiser (expiring with the circle).
 fn moderation(
     app: &App,
+    tx: &mut Tx,
     me: &Connection,
     partner_mid: &str,
     partner_name: &str,
     ending: &Ending,
-) -> Vec<TransactWriteItem> {
+) {
     let (Some(cid), Some(mid)) = (&me.cid, &me.mid) else {
-        return Vec::new();
+        return;
     };
     if *ending == Ending::Leave || partner_mid.is_empty() {
-        return Vec::new();
+        return;
     }
     let exp = me.circle_expires_at.max(me.expires_at);
     let block = |who: &str, other: &str| {
-        tx_update(app.store.update_op(
+        app.store.update_op(
             Table::Groups,
             keys::member(cid, who),
             "ADD #blocked :o SET #expires_at = if_not_exists(#expires_at, :exp)",
             None,
             vec![(":o", ss([other.to_owned()])), (":exp", n(exp))],
-        ))
+        )
     };
-    let mut items = vec![block(mid, partner_mid), block(partner_mid, mid)];
+    tx.update("my block", block(mid, partner_mid));
+    tx.update("their block", block(partner_mid, mid));
     if let Ending::Report { reason, excerpt } = ending {
         let now = app.now_ms();
         let mut item = keys::report(cid, now, &random_id(6));
@@ -74,69 +75,98 @@ fn moderation(
             ("reported_mid".into(), s(partner_mid)),
             ("expires_at".into(), n(exp)),
         ]);
-        items.push(tx_put(app.store.put_op(Table::Groups, item, None, vec![])));
+        tx.put(
+            "report",
+            app.store.put_op(Table::Groups, item, None, vec![]),
+        );
     }
-    items
 }
 
 /// The writes that end `room` for both: us to idle; the partner to idle while it
 /// still names us, or, when its seat is held, its record and seat removed.
 pub(crate) fn end_both(
     app: &App,
+    tx: &mut Tx,
     me: &Connection,
     r: &Room,
     partner_away: bool,
-) -> Vec<TransactWriteItem> {
-    let until = avoid_until(app);
+) -> (Slot, Slot) {
+    (
+        end_mine(app, tx, me, r, partner_away),
+        end_partner(app, tx, me, r, partner_away),
+    )
+}
+
+/// Our side of ending `room`: our record to idle. It is conditioned on the
+/// partner's hold as we read it: a hold that commits meanwhile fails this, and
+/// the caller reads again.
+fn end_mine(app: &App, tx: &mut Tx, me: &Connection, r: &Room, partner_away: bool) -> Slot {
     let mine = last_room(app, &r.room, &r.partner_mid, &r.partner_name);
-    // Our side is conditioned on the partner's hold as we read it: a hold that
-    // commits meanwhile fails this, and the caller reads again.
     let held = if partner_away {
         ("#paway > :zero", vec![(":zero", n(0))])
     } else {
         ("attribute_not_exists(#paway)", vec![])
     };
-    let mut items = vec![tx_update(to_idle_after(
+    let op = to_idle_after(
         app,
         &me.connection_id,
         &r.room,
         &mine,
-        until,
+        avoid_until(app),
         Some(held),
-    ))];
+    );
+    tx.update("my record", op)
+}
+
+/// The partner's side of ending `room`: its record to idle while it still names
+/// us, or, when its seat is held, its record and seat removed. The slot is the
+/// partner's record.
+pub(crate) fn end_partner(
+    app: &App,
+    tx: &mut Tx,
+    me: &Connection,
+    r: &Room,
+    partner_away: bool,
+) -> Slot {
     if partner_away {
-        items.push(tx_delete(app.store.delete_op(
-            Table::Connections,
-            keys::connection(&r.partner),
-            Some(AWAY_IN_ROOM),
-            away_values(&r.room),
-        )));
-        items.push(tx_delete(app.store.delete_op(
-            Table::Groups,
-            keys::away(&r.room, &r.partner_pid),
-            None,
-            vec![],
-        )));
-    } else {
-        let theirs = last_room(
-            app,
-            &r.room,
-            me.mid.as_deref().unwrap_or_default(),
-            me.name.as_deref().unwrap_or(crate::protocol::ANONYMOUS),
+        let record = tx.delete(
+            "partner's away record",
+            app.store.delete_op(
+                Table::Connections,
+                keys::connection(&r.partner),
+                Some(AWAY_IN_ROOM),
+                away_values(&r.room),
+            ),
         );
-        items.push(tx_update(to_idle_after(
-            app,
-            &r.partner,
-            &r.room,
-            &theirs,
-            until,
-            Some((
-                "#partner = :me AND #state = :paired",
-                vec![(":me", s(&me.connection_id)), (":paired", s(PAIRED))],
-            )),
-        )));
+        tx.delete(
+            "partner's seat",
+            app.store.delete_op(
+                Table::Groups,
+                keys::away(&r.room, &r.partner_pid),
+                None,
+                vec![],
+            ),
+        );
+        return record;
     }
-    items
+    let theirs = last_room(
+        app,
+        &r.room,
+        me.mid.as_deref().unwrap_or_default(),
+        me.name.as_deref().unwrap_or(crate::protocol::ANONYMOUS),
+    );
+    let op = to_idle_after(
+        app,
+        &r.partner,
+        &r.room,
+        &theirs,
+        avoid_until(app),
+        Some((
+            "#partner = :me AND #state = :paired",
+            vec![(":me", s(&me.connection_id)), (":paired", s(PAIRED))],
+        )),
+    );
+    tx.update("partner's record", op)
 }
 
 /// `leave_room`, `block` and `report`: both leave the room together; the partner
@@ -168,35 +198,23 @@ pub async fn end_room(
                 partner_away_until,
             } if r.room == room => {
                 let partner_away = *partner_away_until > 0;
-                let mut items = end_both(app, &me, r, partner_away);
-                let both = items.len();
-                items.extend(moderation(
-                    app,
-                    &me,
-                    &r.partner_mid,
-                    &r.partner_name,
-                    &ending,
-                ));
-                match app.store.transact(items).await {
+                let mut tx = Tx::new();
+                let (mine, theirs) = end_both(app, &mut tx, &me, r, partner_away);
+                moderation(app, &mut tx, &me, &r.partner_mid, &r.partner_name, &ending);
+                match app.store.transact(tx).await {
                     Ok(()) => {
                         if !partner_away {
                             tell_partner_left(app, &r.partner, &r.room, LeftReason::Left).await;
                         }
                         Ok(())
                     }
-                    Err(err) if err.item_failed(0) => Err(StoreError::ConditionFailed),
+                    Err(err) if err.failed(mine) => Err(StoreError::ConditionFailed),
                     // The partner no longer names us: leave alone.
-                    Err(err) if err.is_conflict() && (1..both).any(|i| err.item_failed(i)) => {
-                        let mut items = end_both(app, &me, r, partner_away);
-                        items.truncate(1);
-                        items.extend(moderation(
-                            app,
-                            &me,
-                            &r.partner_mid,
-                            &r.partner_name,
-                            &ending,
-                        ));
-                        app.store.transact(items).await
+                    Err(err) if err.is_conflict() && err.failed(theirs) => {
+                        let mut tx = Tx::new();
+                        end_mine(app, &mut tx, &me, r, partner_away);
+                        moderation(app, &mut tx, &me, &r.partner_mid, &r.partner_name, &ending);
+                        app.store.transact(tx).await
                     }
                     Err(err) => Err(err),
                 }
@@ -205,12 +223,19 @@ pub async fn end_room(
                 (Ending::Block | Ending::Report { .. }, Some(last))
                     if last.room == room && last.until > app.now_ms() =>
                 {
-                    let items =
-                        moderation(app, &me, &last.partner_mid, &last.partner_name, &ending);
-                    if items.is_empty() {
+                    let mut tx = Tx::new();
+                    moderation(
+                        app,
+                        &mut tx,
+                        &me,
+                        &last.partner_mid,
+                        &last.partner_name,
+                        &ending,
+                    );
+                    if tx.is_empty() {
                         Ok(())
                     } else {
-                        app.store.transact(items).await
+                        app.store.transact(tx).await
                     }
                 }
                 _ => return Err(ActionError::NotInRoom),
@@ -274,33 +299,34 @@ pub async fn disconnect(app: &App, conn_id: &str) -> Result<(), ActionError> {
             // Held already (a partner's post found the socket gone first): the
             // timer that ends the hold is set here, where a timer queue is.
             ConnState::Away { room, until } => {
-                timers::schedule(
-                    app,
-                    Timer::ResumeExpiry {
-                        room: room.room.clone(),
-                        pid: room.pid.clone(),
-                        conn: conn_id.to_owned(),
-                        due_ms: *until,
-                    },
-                )
+                app.schedule(Timer::ResumeExpiry {
+                    room: room.room.clone(),
+                    pid: room.pid.clone(),
+                    conn: conn_id.to_owned(),
+                    due_ms: *until,
+                })
                 .await;
                 return Ok(());
             }
             ConnState::Waiting { ticket, shard } => {
                 let cond = "#state = :w AND #ticket = :t";
                 let values = || vec![(":w", s(crate::model::WAITING)), (":t", s(ticket))];
-                let mut items = vec![tx_delete(delete_me(cond, values()))];
-                if let Some(cid) = &me.cid {
-                    items.push(tx_delete(app.store.delete_op(
-                        Table::Groups,
-                        keys::entry(cid, *shard, ticket),
-                        Some("attribute_exists(#sk)"),
-                        vec![],
-                    )));
-                }
-                match app.store.transact(items).await {
+                let mut tx = Tx::new();
+                let record = tx.delete("my record", delete_me(cond, values()));
+                let entry = me.cid.as_ref().map(|cid| {
+                    tx.delete(
+                        "my lobby entry",
+                        app.store.delete_op(
+                            Table::Groups,
+                            keys::entry(cid, *shard, ticket),
+                            Some("attribute_exists(#sk)"),
+                            vec![],
+                        ),
+                    )
+                });
+                match app.store.transact(tx).await {
                     // The entry was already removed (as stale): the record alone goes.
-                    Err(err) if err.item_failed(1) && !err.item_failed(0) => {
+                    Err(err) if entry.is_some_and(|e| err.failed(e)) && !err.failed(record) => {
                         app.store.delete(delete_me(cond, values())).await
                     }
                     other => other,
@@ -313,23 +339,11 @@ pub async fn disconnect(app: &App, conn_id: &str) -> Result<(), ActionError> {
                 let in_room = || vec![(":r", s(&r.room))];
                 if *partner_away_until > 0 {
                     // Both sockets are gone: the room ends with nobody to tell.
-                    let items = vec![
-                        tx_delete(delete_me("#room = :r", in_room())),
-                        tx_delete(app.store.delete_op(
-                            Table::Connections,
-                            keys::connection(&r.partner),
-                            Some(AWAY_IN_ROOM),
-                            away_values(&r.room),
-                        )),
-                        tx_delete(app.store.delete_op(
-                            Table::Groups,
-                            keys::away(&r.room, &r.partner_pid),
-                            None,
-                            vec![],
-                        )),
-                    ];
-                    match app.store.transact(items).await {
-                        Err(err) if !err.item_failed(0) && err.is_conflict() => {
+                    let mut tx = Tx::new();
+                    let mine = tx.delete("my record", delete_me("#room = :r", in_room()));
+                    end_partner(app, &mut tx, &me, r, true);
+                    match app.store.transact(tx).await {
+                        Err(err) if !err.failed(mine) && err.is_conflict() => {
                             app.store.delete(delete_me("#room = :r", in_room())).await
                         }
                         other => other,
@@ -361,29 +375,34 @@ async fn end_for_good(app: &App, me: &Connection, r: &Room) -> Result<(), StoreE
         me.mid.as_deref().unwrap_or_default(),
         me.name.as_deref().unwrap_or(crate::protocol::ANONYMOUS),
     );
-    let items = vec![
-        tx_delete(app.store.delete_op(
+    let mut tx = Tx::new();
+    let mine = tx.delete(
+        "my record",
+        app.store.delete_op(
             Table::Connections,
             keys::connection(&me.connection_id),
             Some("#room = :r"),
             vec![(":r", s(&r.room))],
-        )),
-        tx_update(to_idle_after(
+        ),
+    );
+    tx.update(
+        "partner's record",
+        to_idle_after(
             app,
             &r.partner,
             &r.room,
             &theirs,
             avoid_until(app),
             Some(("#partner = :me", vec![(":me", s(&me.connection_id))])),
-        )),
-    ];
-    match app.store.transact(items).await {
+        ),
+    );
+    match app.store.transact(tx).await {
         Ok(()) => {
             tell_partner_left(app, &r.partner, &r.room, LeftReason::Disconnected).await;
             Ok(())
         }
         // The partner no longer names us; just go.
-        Err(err) if err.is_conflict() && !err.item_failed(0) => {
+        Err(err) if err.is_conflict() && !err.failed(mine) => {
             let op = app.store.delete_op(
                 Table::Connections,
                 keys::connection(&me.connection_id),
@@ -424,8 +443,10 @@ pub(crate) async fn hold(
         // A minute past the grace: the timer deletes it first.
         ("expires_at".into(), n(until.div_euclid(1000) + 60)),
     ]);
-    let items = vec![
-        tx_update(app.store.update_op(
+    let mut tx = Tx::new();
+    let mine = tx.update(
+        "my record",
+        app.store.update_op(
             Table::Connections,
             keys::connection(&me.connection_id),
             "SET #state = :away, #away_until = :until",
@@ -436,8 +457,11 @@ pub(crate) async fn hold(
                 (":paired", s(PAIRED)),
                 (":r", s(&r.room)),
             ],
-        )),
-        tx_update(app.store.update_op(
+        ),
+    );
+    let partner = tx.update(
+        "partner's record",
+        app.store.update_op(
             Table::Connections,
             keys::connection(&r.partner),
             "SET #paway = :until",
@@ -448,13 +472,16 @@ pub(crate) async fn hold(
                 (":me", s(&me.connection_id)),
                 (":paired", s(PAIRED)),
             ],
-        )),
-        tx_put(app.store.put_op(Table::Groups, seat, None, vec![])),
-    ];
-    match app.store.transact(items).await {
+        ),
+    );
+    tx.put(
+        "my seat",
+        app.store.put_op(Table::Groups, seat, None, vec![]),
+    );
+    match app.store.transact(tx).await {
         Ok(()) => {}
         // The partner is gone or moved on: nothing to hold.
-        Err(err) if err.item_failed(1) && !err.item_failed(0) => {
+        Err(err) if err.failed(partner) && !err.failed(mine) => {
             let op = app.store.delete_op(
                 Table::Connections,
                 keys::connection(&me.connection_id),
@@ -469,15 +496,12 @@ pub(crate) async fn hold(
         Err(err) => return Err(err),
     }
     if schedule {
-        timers::schedule(
-            app,
-            Timer::ResumeExpiry {
-                room: r.room.clone(),
-                pid: r.pid.clone(),
-                conn: me.connection_id.clone(),
-                due_ms: until,
-            },
-        )
+        app.schedule(Timer::ResumeExpiry {
+            room: r.room.clone(),
+            pid: r.pid.clone(),
+            conn: me.connection_id.clone(),
+            due_ms: until,
+        })
         .await;
     }
     let away = ServerEvent::PartnerAway {

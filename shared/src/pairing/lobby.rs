@@ -14,20 +14,12 @@ use std::collections::{HashMap, HashSet};
 use rand::seq::SliceRandom;
 
 use crate::app::App;
-use crate::keys;
-use crate::model::{Circle, LobbyEntry, Member, random_id};
-use crate::store::{QuerySpec, SkCond, StoreError, Table};
-
-/// The joiner as the lobby rules see it.
-#[derive(Debug, Clone)]
-pub struct Seeker<'a> {
-    pub conn: &'a str,
-    pub mid: &'a str,
-    /// The member record (history and blocks); `None` for a new member.
-    pub member: Option<&'a Member>,
-    pub avoid: Option<&'a str>,
-    pub avoid_until: i64,
-}
+use crate::db::attr::{n, s};
+use crate::db::keys;
+use crate::db::{QuerySpec, SkCond, StoreError, Table, Tx};
+use crate::model::{Circle, IDLE, LobbyEntry, random_id};
+use crate::rules::matching::rank;
+use crate::rules::matching::{Seeker, compatible};
 
 /// What a read of the lobby found.
 #[derive(Debug, Clone, Default)]
@@ -59,41 +51,13 @@ impl Found {
     }
 }
 
-/// Whether two people may be paired now: different members, no block either way,
-/// not just-left partners while the guard of either runs.
-pub fn compatible(me: &Seeker<'_>, other: &LobbyEntry, now_ms: i64) -> bool {
-    other.conn != me.conn
-        && other.mid != me.mid
-        && !me.member.is_some_and(|m| m.blocked.contains(&other.mid))
-        && !(me.avoid == Some(other.mid.as_str()) && now_ms < me.avoid_until)
-        && !(other.avoid.as_deref() == Some(me.mid) && now_ms < other.avoid_until)
-}
-
-/// Ranks compatible waiters: never met first, shuffled; then by when last met.
-/// Among the never-met, those in `spread` (read from a random point of a big
-/// lobby) come first, so concurrent joiners go for different waiters.
-pub(crate) fn rank(
-    seeker: &Seeker<'_>,
-    mut candidates: Vec<LobbyEntry>,
-    spread: &HashSet<String>,
-) -> Vec<LobbyEntry> {
-    candidates.shuffle(&mut rand::rng());
-    let met = |e: &LobbyEntry| seeker.member.and_then(|m| m.last_met(&e.mid));
-    // Stable sort keeps the shuffle among equals.
-    candidates.sort_by_key(|e| match met(e) {
-        None => (0, !spread.contains(&e.ticket), 0),
-        Some(at) => (1, false, at),
-    });
-    candidates
-}
-
 async fn page(
     app: &App,
     cid: &str,
     shard: u32,
     sk: Option<SkCond>,
-    start: Option<crate::store::Item>,
-) -> Result<crate::store::Page, StoreError> {
+    start: Option<crate::db::Item>,
+) -> Result<crate::db::Page, StoreError> {
     let mut q = QuerySpec::partition(Table::Groups, "pk", keys::lobby_pk(cid, shard));
     q.sk = sk.or(Some(SkCond::BeginsWith(keys::ENTRY_PREFIX.to_owned())));
     q.limit = Some(app.settings.lobby_page.max(1));
@@ -192,78 +156,79 @@ fn evaluate(
 }
 
 /// A lobby entry for unit tests: member `mid` on connection `c-{mid}`.
-#[cfg(test)]
-pub(crate) fn test_entry(mid: &str) -> LobbyEntry {
-    LobbyEntry {
-        conn: format!("c-{mid}"),
-        mid: mid.into(),
-        name: mid.into(),
-        ticket: format!("t-{mid}"),
-        shard: 0,
-        avoid: None,
-        avoid_until: 0,
-        seen: 0,
-        since: 0,
-        notice_after: 0,
-        told: 0,
-        expires_at: i64::MAX / 2000,
-        fresh: false,
+/// A lobby entry by its parts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EntryRef<'a> {
+    pub conn: &'a str,
+    pub shard: u32,
+    pub ticket: &'a str,
+}
+
+impl<'a> From<&'a LobbyEntry> for EntryRef<'a> {
+    fn from(e: &'a LobbyEntry) -> Self {
+        Self {
+            conn: &e.conn,
+            shard: e.shard,
+            ticket: &e.ticket,
+        }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::test_entry as entry;
-    use super::*;
-
-    #[test]
-    fn never_met_come_first_then_the_one_met_longest_ago() {
-        let member = Member {
-            mid: "me".into(),
-            met: vec![("a".into(), 10), ("b".into(), 5), ("a".into(), 20)],
-            ..Member::default()
-        };
-        let seeker = Seeker {
-            conn: "c-me",
-            mid: "me",
-            member: Some(&member),
-            avoid: None,
-            avoid_until: 0,
-        };
-        for _ in 0..20 {
-            let ranked = rank(
-                &seeker,
-                vec![entry("a"), entry("b"), entry("c"), entry("d")],
-                &HashSet::new(),
+/// Removes a lobby entry nobody should be paired with (not heard from within
+/// the presence window, or whose record is no longer waiting under it), and
+/// sets its record idle if it still waits under it: if that client is in fact
+/// alive, its next keep-alive puts it back.
+pub(crate) async fn remove_entry(app: &App, circle: &Circle, e: &EntryRef<'_>, seen: Option<i64>) {
+    let (cond, values) = match seen {
+        Some(seen) => ("#seen = :seen", vec![(":seen", n(seen))]),
+        None => ("attribute_exists(#sk)", vec![]),
+    };
+    let mut tx = Tx::new();
+    let entry = tx.delete(
+        "the entry",
+        app.store.delete_op(
+            Table::Groups,
+            keys::entry(&circle.cid, e.shard, e.ticket),
+            Some(cond),
+            values,
+        ),
+    );
+    let record = tx.update(
+        "its record",
+        app.store.update_op(
+            Table::Connections,
+            keys::connection(e.conn),
+            "SET #state = :idle REMOVE #ticket, #shard",
+            Some("#state = :waiting AND #ticket = :t"),
+            vec![
+                (":idle", s(IDLE)),
+                (":waiting", s(crate::model::WAITING)),
+                (":t", s(e.ticket)),
+            ],
+        ),
+    );
+    if let Err(err) = app.store.transact(tx).await {
+        if err.failed(record) && !err.failed(entry) {
+            // The record is gone or moved on: the entry alone goes.
+            let op = app.store.delete_op(
+                Table::Groups,
+                keys::entry(&circle.cid, e.shard, e.ticket),
+                None,
+                vec![],
             );
-            let mids: Vec<&str> = ranked.iter().map(|e| e.mid.as_str()).collect();
-            assert!(matches!(mids[..2], ["c", "d"] | ["d", "c"]), "{mids:?}");
-            assert_eq!(mids[2..], ["b", "a"]);
+            let _ = app.store.delete(op).await;
         }
+    } else {
+        tracing::info!(waiter = %e.conn, "removed a lobby entry nobody may be paired with");
     }
+}
 
-    #[test]
-    fn blocks_guards_and_oneself_are_incompatible() {
-        let member = Member {
-            mid: "me".into(),
-            blocked: ["x".to_owned()].into(),
-            ..Member::default()
-        };
-        let seeker = Seeker {
-            conn: "c-me",
-            mid: "me",
-            member: Some(&member),
-            avoid: Some("g"),
-            avoid_until: 100,
-        };
-        assert!(!compatible(&seeker, &entry("x"), 0));
-        assert!(!compatible(&seeker, &entry("g"), 50));
-        assert!(compatible(&seeker, &entry("g"), 100));
-        assert!(!compatible(&seeker, &entry("me"), 0));
-        let mut other = entry("o");
-        other.avoid = Some("me".into());
-        other.avoid_until = 100;
-        assert!(!compatible(&seeker, &other, 99));
-        assert!(compatible(&seeker, &entry("o"), 0));
-    }
+/// Removes the stale entries a lobby read found.
+pub(crate) async fn remove_stale(app: &App, circle: &Circle, found: &Found) {
+    futures_util::future::join_all(
+        found.stale.iter().map(|e| async move {
+            remove_entry(app, circle, &EntryRef::from(e), Some(e.seen)).await
+        }),
+    )
+    .await;
 }

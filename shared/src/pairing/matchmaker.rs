@@ -32,14 +32,16 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use rand::seq::SliceRandom;
 
-use super::join::{ClaimFail, Claimed, EntryRef, Joiner, claim, enqueue, remove_entry};
-use super::lobby::{Seeker, compatible};
-use super::ops::Prior;
+use super::claim::{ClaimFail, Claimed, claim, enqueue};
+use super::lobby::{EntryRef, remove_entry};
+use super::member::Joiner;
+use super::prior::Prior;
 use crate::app::App;
-use crate::keys;
+use crate::db::attr::{n, s};
+use crate::db::keys;
+use crate::db::{QuerySpec, StoreError, Table};
 use crate::model::{Circle, LobbyEntry, Member, random_id};
-use crate::store::attr::{n, s};
-use crate::store::{QuerySpec, StoreError, Table};
+use crate::rules::matching::{Seeker, compatible};
 
 /// How long a run holds its circle without renewing.
 const LEASE: Duration = Duration::from_secs(10);
@@ -57,9 +59,7 @@ pub(crate) async fn ensure_run(app: &App, circle: &Circle) {
         .get(Table::Groups, keys::matchmaker(&circle.cid), true)
         .await;
     let held = match &lease {
-        Ok(Some(item)) => {
-            crate::store::attr::opt_n(item, "until").is_some_and(|u| u > app.now_ms())
-        }
+        Ok(Some(item)) => crate::db::attr::opt_n(item, "until").is_some_and(|u| u > app.now_ms()),
         Ok(None) => false,
         Err(err) => {
             // The entry stays; the next join or keep-alive starts a run.
@@ -152,7 +152,7 @@ async fn run(app: &App, circle: &Circle) -> Result<(), StoreError> {
         passes += 1;
         let paired = commit(app, circle, &entries, &pairs, &mut members).await;
         // One count for the pass (every waiter's member record already exists).
-        super::join::add_stats(app, circle, i64::try_from(paired).unwrap_or(0), 0).await;
+        super::room::add_stats(app, circle, i64::try_from(paired).unwrap_or(0), 0).await;
         tracing::info!(cid = %circle.cid, passes, pairs = pairs.len(), paired, "matchmaker pass");
         if started.elapsed() > RUN_BUDGET || !acquire(app, circle, &run_id).await? {
             // Over budget, or the lease was lost: whoever joins next goes on.
@@ -347,8 +347,8 @@ fn joiner_of(circle: &Circle, e: &LobbyEntry, members: &HashMap<String, Member>)
 
 #[cfg(test)]
 mod tests {
-    use super::super::lobby::test_entry as entry;
     use super::*;
+    use crate::rules::matching::test_entry as entry;
 
     fn member(mid: &str, met: &[(&str, i64)], blocked: &[&str]) -> (String, Member) {
         (

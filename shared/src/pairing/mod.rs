@@ -24,21 +24,41 @@
 //!   put back before anyone is told, and the join goes on (6).
 //! - expired records are ignored on every read (7, 8).
 
+//!
+//! Files, in the order a join walks them: `join.rs` (who is joining, from
+//! where) → `member.rs` (the joiner, its member record) and `prior.rs` (where
+//! it was) → `seek.rs` (the loop) → `lobby.rs` (reading the lobby, removing
+//! stale entries) → `claim.rs` (the pairing or the wait, one transaction each)
+//! → `room.rs` (the new room, the meeting, the counters) → `notices.rs` (what
+//! waiters are told); a crowd goes to `matchmaker.rs`. `relay.rs`, `leave.rs`
+//! and `resume.rs` are the other actions; `ops.rs` is the shared plumbing.
+
+mod claim;
 mod join;
 mod leave;
 mod lobby;
 mod matchmaker;
+mod member;
+mod notices;
 mod ops;
+mod prior;
 mod relay;
 mod resume;
+mod room;
+mod seek;
 
+pub use crate::rules::matching::{Seeker, compatible};
 pub(crate) use join::seek_for_round;
-pub(crate) use join::{EntryRef, Joiner, NewRoom, add_stats, member_met, remove_entry, round_info};
-pub use join::{JoinRequest, MET_CAP, connect, join};
+pub use join::{JoinRequest, connect, join};
 pub(crate) use leave::end_both;
 pub use leave::{Ending, disconnect, end_room};
-pub use lobby::{Seeker, compatible};
-pub(crate) use ops::{Identity, Prior, send, tell_partner_left, to_paired};
+pub(crate) use lobby::{EntryRef, remove_entry};
+pub(crate) use member::Joiner;
+pub(crate) use notices::round_info;
+pub(crate) use ops::{Identity, send, tell_partner_left, to_paired};
 pub use ops::{get_connection, send_error};
+pub(crate) use prior::Prior;
 pub use relay::relay;
 pub use resume::{expire_hold, resume};
+pub use room::MET_CAP;
+pub(crate) use room::{NewRoom, add_stats, member_met};

@@ -7,13 +7,14 @@ use aws_sdk_dynamodb::types::{AttributeValue, Update};
 use rand::Rng;
 
 use crate::app::App;
+use crate::db::attr::{n, s};
+use crate::db::keys;
+use crate::db::{StoreError, Table};
 use crate::error::ActionError;
 use crate::gateway::GatewayError;
-use crate::keys;
-use crate::model::{AWAY, Connection, IDLE, LastRoom, PAIRED, Room, WAITING};
+use crate::model::{AWAY, Connection, IDLE, LastRoom, PAIRED, Room};
 use crate::protocol::{LeftReason, ServerEvent};
-use crate::store::attr::{n, s};
-use crate::store::{StoreError, Table};
+use crate::ratelimit::Kind;
 
 /// A connection's record, or `None` when absent or expired.
 pub async fn get_connection(
@@ -30,37 +31,13 @@ pub async fn get_connection(
 
 pub(crate) fn parse_connection(
     app: &App,
-    item: Option<&crate::store::Item>,
+    item: Option<&crate::db::Item>,
 ) -> Result<Option<Connection>, StoreError> {
     let Some(item) = item else {
         return Ok(None);
     };
     let conn = Connection::from_item(item)?;
     Ok((!conn.is_expired(app.now_secs())).then_some(conn))
-}
-
-/// What a joiner's record must still be for a pairing or a wait to commit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Prior {
-    Idle,
-    /// Waiting under `ticket`; `entry` is its lobby entry when it still exists
-    /// (and must go with it).
-    Waiting {
-        ticket: String,
-        entry: Option<(String, u32)>,
-    },
-}
-
-impl Prior {
-    pub(crate) fn condition(&self) -> (&'static str, Vec<(&'static str, AttributeValue)>) {
-        match self {
-            Prior::Idle => ("#state = :prior", vec![(":prior", s(IDLE))]),
-            Prior::Waiting { ticket, .. } => (
-                "#state = :prior AND #ticket = :pticket",
-                vec![(":prior", s(WAITING)), (":pticket", s(ticket))],
-            ),
-        }
-    }
 }
 
 /// Who a connection is within a circle, as its record gets it on joining.
@@ -77,7 +54,7 @@ pub(crate) struct Identity<'a> {
 }
 
 impl Identity<'_> {
-    fn values(&self, conn_id: &str) -> Vec<(&'static str, AttributeValue)> {
+    pub(crate) fn values(&self, conn_id: &str) -> Vec<(&'static str, AttributeValue)> {
         vec![
             (":cid", s(self.cid)),
             (":ck", s(keys::presence_key(self.cid, conn_id))),
@@ -90,33 +67,7 @@ impl Identity<'_> {
     }
 }
 
-const IDENTITY: &str = "#cid = :cid, #ck = :ck, #mid = :mid, #code = :code, #name = :name, #expires_at = :exp, #cexp = :cexp";
-
-/// Moves a record into the lobby under `ticket`.
-pub(crate) fn to_waiting(
-    app: &App,
-    conn_id: &str,
-    who: &Identity<'_>,
-    ticket: &str,
-    shard: u32,
-    prior: &Prior,
-) -> Update {
-    let (cond, prior_values) = prior.condition();
-    let mut values = who.values(conn_id);
-    values.extend(prior_values);
-    values.extend([
-        (":waiting", s(WAITING)),
-        (":ticket", s(ticket)),
-        (":shard", n(i64::from(shard))),
-    ]);
-    app.store.update_op(
-        Table::Connections,
-        keys::connection(conn_id),
-        &format!("SET #state = :waiting, #ticket = :ticket, #shard = :shard, {IDENTITY}"),
-        Some(cond),
-        values,
-    )
-}
+pub(crate) const IDENTITY: &str = "#cid = :cid, #ck = :ck, #mid = :mid, #code = :code, #name = :name, #expires_at = :exp, #cexp = :cexp";
 
 /// Moves a record into `room`, on the condition `cond` (with its values).
 pub(crate) fn to_paired(
@@ -130,16 +81,8 @@ pub(crate) fn to_paired(
     let mut values = who.values(conn_id);
     values.extend(cond_values);
     values.push((":paired", s(PAIRED)));
-    let mut set = format!("SET #state = :paired, {IDENTITY}");
-    let room_values: Vec<(&'static str, AttributeValue)> = room
-        .attrs()
-        .into_iter()
-        .map(|(k, v)| {
-            set.push_str(&format!(", #{k} = :{k}"));
-            (room_placeholder(k), v)
-        })
-        .collect();
-    values.extend(room_values);
+    values.extend(room.values());
+    let set = format!("SET #state = :paired, {IDENTITY}, {}", Room::set_clause());
     app.store.update_op(
         Table::Connections,
         keys::connection(conn_id),
@@ -147,22 +90,6 @@ pub(crate) fn to_paired(
         Some(cond),
         values,
     )
-}
-
-/// The `:name` placeholder of a room attribute (placeholders must be `'static`).
-fn room_placeholder(attr: &str) -> &'static str {
-    match attr {
-        "room" => ":room",
-        "pid" => ":pid",
-        "partner" => ":partner",
-        "partner_name" => ":partner_name",
-        "partner_pid" => ":partner_pid",
-        "partner_mid" => ":partner_mid",
-        "rh" => ":rh",
-        "prompt" => ":prompt",
-        "rnd" => ":rnd",
-        _ => ":ends_at",
-    }
 }
 
 /// Takes a record out of `room` (only while it is in it, and `extra` holds),
@@ -194,11 +121,7 @@ pub(crate) fn to_idle_after(
         cond.push_str(c);
         values.extend(v);
     }
-    let remove = Room::ATTRS
-        .iter()
-        .map(|a| format!("#{a}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let remove = Room::remove_clause();
     app.store.update_op(
         Table::Connections,
         keys::connection(conn_id),
@@ -271,4 +194,31 @@ pub async fn send_error(app: &App, conn_id: &str, err: &ActionError) {
         &ServerEvent::error(err.code(), err.public_message()),
     )
     .await;
+}
+
+/// Refuses a connection over its allowance, marking its record so every
+/// instance refuses it until the mark passes.
+pub(crate) async fn throttle(app: &App, conn_id: &str, kind: Kind) -> Result<(), ActionError> {
+    let now = app.now_ms();
+    if app.limiter.allow(conn_id, kind, now) {
+        return Ok(());
+    }
+    if !app.limiter.should_mark(conn_id, now) {
+        return Err(ActionError::RateLimited);
+    }
+    let op = app.store.update_op(
+        Table::Connections,
+        keys::connection(conn_id),
+        "SET #thr = :until",
+        Some("attribute_exists(#connection_id) AND (attribute_not_exists(#thr) OR #thr < :now)"),
+        vec![
+            (":until", n(now + crate::ratelimit::THROTTLE_MS)),
+            (":now", n(now)),
+        ],
+    );
+    match app.store.update(op).await {
+        Ok(()) | Err(StoreError::ConditionFailed) => {}
+        Err(err) => tracing::warn!(error = %err, "could not mark a throttled connection"),
+    }
+    Err(ActionError::RateLimited)
 }

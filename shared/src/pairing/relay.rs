@@ -4,20 +4,20 @@
 
 use serde_json::{Map, Value};
 
-use super::join::throttle;
 use super::leave::hold;
+use super::ops::throttle;
 use super::ops::*;
 use super::resume::expire_hold;
 use crate::app::App;
 use crate::clock::rfc3339_millis;
+use crate::db::StoreError;
+use crate::db::Table;
+use crate::db::keys;
 use crate::error::ActionError;
 use crate::gateway::GatewayError;
-use crate::keys;
 use crate::model::{ConnState, Connection, Room};
 use crate::protocol::{LeftReason, Participant, ServerEvent};
 use crate::ratelimit::Kind;
-use crate::store::StoreError;
-use crate::store::Table;
 
 /// A hold the timer should have ended this long ago is ended by the partner's
 /// next message instead (should a timer ever be lost).
@@ -128,8 +128,8 @@ async fn partner_gone(app: &App, me: &Connection, r: &Room) -> Result<(), Action
         keys::connection(&r.partner),
         Some("#room = :r AND #state = :paired"),
         vec![
-            (":r", crate::store::attr::s(&r.room)),
-            (":paired", crate::store::attr::s(crate::model::PAIRED)),
+            (":r", crate::db::attr::s(&r.room)),
+            (":paired", crate::db::attr::s(crate::model::PAIRED)),
         ],
     );
     let (out, _) = tokio::join!(app.store.update(mine), app.store.delete(gone));

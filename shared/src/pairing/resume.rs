@@ -1,20 +1,21 @@
 //! Taking a held seat back (`resume`) and ending a hold nobody came back for
 //! (the resume timer).
 
-use super::join::throttle;
-use super::leave::end_both;
+use super::leave::end_partner;
+use super::ops::throttle;
 use super::ops::*;
+use super::prior::Prior;
 use crate::app::App;
 use crate::clock::rfc3339_millis;
+use crate::db::attr::{n, opt_n, opt_s, s};
+use crate::db::keys;
+use crate::db::{Item, QuerySpec, StoreError, Table, Tx};
 use crate::error::ActionError;
-use crate::keys;
 use crate::model::{ConnState, Connection, Room};
 use crate::protocol::{LeftReason, Participant, ServerEvent};
 use crate::ratelimit::Kind;
 use crate::secrets::domain;
-use crate::store::attr::{n, opt_n, opt_s, s};
-use crate::store::{Item, QuerySpec, StoreError, Table, tx_delete, tx_update};
-use crate::timers::{self, Timer};
+use crate::timers::Timer;
 
 /// A held seat, as its item keeps it.
 #[derive(Debug, Clone)]
@@ -40,7 +41,7 @@ impl Seat {
             ));
         };
         Ok(Self {
-            pid: crate::store::attr::req_s(item, "sk")?,
+            pid: crate::db::attr::req_s(item, "sk")?,
             conn: opt_s(item, "conn").unwrap_or_default(),
             resume_hash: opt_s(item, "rh").unwrap_or_default(),
             until: opt_n(item, "away_until").unwrap_or(0),
@@ -72,16 +73,7 @@ pub async fn resume(app: &App, conn_id: &str, room: &str, token: &str) -> Result
     if seat.until <= now {
         return Err(ActionError::NotInRoom);
     }
-    let prior = match &me.state {
-        ConnState::Idle => Prior::Idle,
-        ConnState::Waiting { ticket, shard } => Prior::Waiting {
-            ticket: ticket.clone(),
-            entry: me.cid.clone().map(|cid| (cid, *shard)),
-        },
-        ConnState::Paired { .. } | ConnState::Away { .. } => {
-            return Err(ActionError::AlreadyInRoom);
-        }
-    };
+    let prior = Prior::of(&me).ok_or(ActionError::AlreadyInRoom)?;
     let old = &seat.record;
     let r = &seat.room;
     let partner_seat = held.iter().find(|other| other.pid == r.partner_pid);
@@ -101,69 +93,88 @@ pub async fn resume(app: &App, conn_id: &str, room: &str, token: &str) -> Result
         circle_expires_at: old.circle_expires_at,
     };
     let (cond, values) = prior.condition();
-    let mut items = vec![
-        tx_delete(app.store.delete_op(
+    let mut tx = Tx::new();
+    tx.delete(
+        "the seat",
+        app.store.delete_op(
             Table::Groups,
             keys::away(room, &seat.pid),
             Some("attribute_exists(#sk) AND #away_until > :now AND #conn = :old"),
             vec![(":now", n(now)), (":old", s(&seat.conn))],
-        )),
-        tx_delete(app.store.delete_op(
+        ),
+    );
+    tx.delete(
+        "the away record",
+        app.store.delete_op(
             Table::Connections,
             keys::connection(&seat.conn),
             Some(AWAY_IN_ROOM),
             away_values(room),
-        )),
-        tx_update(to_paired(app, conn_id, &who, r, cond, values)),
-    ];
+        ),
+    );
+    tx.update("my record", to_paired(app, conn_id, &who, r, cond, values));
     match partner_seat {
         // The partner is away too: its held record and seat now name us.
         Some(theirs) => {
-            items.push(tx_update(app.store.update_op(
-                Table::Connections,
-                keys::connection(&r.partner),
-                "SET #partner = :new",
-                Some("#state = :away AND #room = :r AND #partner = :old"),
-                vec![
-                    (":new", s(conn_id)),
-                    (":away", s(crate::model::AWAY)),
-                    (":r", s(room)),
-                    (":old", s(&seat.conn)),
-                ],
-            )));
-            items.push(tx_update(app.store.update_op(
-                Table::Groups,
-                keys::away(room, &theirs.pid),
-                "SET #rec.#partner = :new",
-                Some("attribute_exists(#sk)"),
-                vec![(":new", s(conn_id))],
-            )));
+            tx.update(
+                "partner's away record",
+                app.store.update_op(
+                    Table::Connections,
+                    keys::connection(&r.partner),
+                    "SET #partner = :new",
+                    Some("#state = :away AND #room = :r AND #partner = :old"),
+                    vec![
+                        (":new", s(conn_id)),
+                        (":away", s(crate::model::AWAY)),
+                        (":r", s(room)),
+                        (":old", s(&seat.conn)),
+                    ],
+                ),
+            );
+            tx.update(
+                "partner's seat",
+                app.store.update_op(
+                    Table::Groups,
+                    keys::away(room, &theirs.pid),
+                    "SET #rec.#partner = :new",
+                    Some("attribute_exists(#sk)"),
+                    vec![(":new", s(conn_id))],
+                ),
+            );
         }
-        None => items.push(tx_update(app.store.update_op(
-            Table::Connections,
-            keys::connection(&r.partner),
-            "SET #partner = :new REMOVE #paway",
-            Some("#room = :r AND #partner = :old"),
-            vec![
-                (":new", s(conn_id)),
-                (":r", s(room)),
-                (":old", s(&seat.conn)),
-            ],
-        ))),
+        None => {
+            tx.update(
+                "partner's record",
+                app.store.update_op(
+                    Table::Connections,
+                    keys::connection(&r.partner),
+                    "SET #partner = :new REMOVE #paway",
+                    Some("#room = :r AND #partner = :old"),
+                    vec![
+                        (":new", s(conn_id)),
+                        (":r", s(room)),
+                        (":old", s(&seat.conn)),
+                    ],
+                ),
+            );
+        }
     }
     if let Prior::Waiting {
         ticket,
         entry: Some((cid, shard)),
     } = &prior
     {
-        items.push(tx_delete(app.store.delete_op(
-            Table::Groups,
-            keys::entry(cid, *shard, ticket),
-            None,
-            vec![],
-        )));
+        tx.delete(
+            "my lobby entry",
+            app.store.delete_op(
+                Table::Groups,
+                keys::entry(cid, *shard, ticket),
+                None,
+                vec![],
+            ),
+        );
     }
-    if let Err(err) = app.store.transact(items).await {
+    if let Err(err) = app.store.transact(tx).await {
         return Err(if err.is_conflict() {
             // Another connection took the seat first, the grace ran out, or the
             // partner left meanwhile.
@@ -237,48 +248,48 @@ pub async fn expire_hold(app: &App, room: &str, pid: &str, conn: &str) -> Result
     let now = app.now_ms();
     if seat.until > now + 250 {
         // Fired early (a clock step, or a queue's rounding): wait for the rest.
-        timers::schedule(
-            app,
-            Timer::ResumeExpiry {
-                room: room.to_owned(),
-                pid: pid.to_owned(),
-                conn: conn.to_owned(),
-                due_ms: seat.until,
-            },
-        )
+        app.schedule(Timer::ResumeExpiry {
+            room: room.to_owned(),
+            pid: pid.to_owned(),
+            conn: conn.to_owned(),
+            due_ms: seat.until,
+        })
         .await;
         return Ok(());
     }
     let r = &seat.room;
-    let held = [
-        tx_delete(app.store.delete_op(
+    let mut held = Tx::new();
+    let seat_slot = held.delete(
+        "the seat",
+        app.store.delete_op(
             Table::Groups,
             keys::away(room, pid),
             Some("#conn = :c"),
             vec![(":c", s(conn))],
-        )),
-        tx_delete(app.store.delete_op(
+        ),
+    );
+    let record = held.delete(
+        "the away record",
+        app.store.delete_op(
             Table::Connections,
             keys::connection(conn),
             Some(AWAY_IN_ROOM),
             away_values(room),
-        )),
-    ];
+        ),
+    );
     // The partner, seen from the away record's side, leaves it for good.
-    let mut partner_side = end_both(app, &seat.record, r, false);
-    let theirs = partner_side.remove(1);
-    let mut items = held.to_vec();
-    items.push(theirs);
-    match app.store.transact(items).await {
+    let mut tx = held.clone();
+    let theirs = end_partner(app, &mut tx, &seat.record, r, false);
+    match app.store.transact(tx).await {
         Ok(()) => {
             tell_partner_left(app, &r.partner, &r.room, LeftReason::Disconnected).await;
             Ok(())
         }
-        Err(err) if err.item_failed(2) && !err.item_failed(0) && !err.item_failed(1) => {
+        Err(err) if err.failed(theirs) && !err.failed(seat_slot) && !err.failed(record) => {
             // The partner already left (or is away too): the seat just goes.
-            match app.store.transact(held.to_vec()).await {
+            match app.store.transact(held).await {
                 Ok(()) => Ok(()),
-                Err(err) if err.item_failed(1) && !err.item_failed(0) => {
+                Err(err) if err.failed(record) && !err.failed(seat_slot) => {
                     forget_seat(app, room, pid, conn).await
                 }
                 Err(err) if err.is_conflict() => Ok(()),
@@ -286,7 +297,7 @@ pub async fn expire_hold(app: &App, room: &str, pid: &str, conn: &str) -> Result
             }
         }
         // The away record is gone (its room ended another way): the seat with it.
-        Err(err) if err.item_failed(1) && !err.item_failed(0) => {
+        Err(err) if err.failed(record) && !err.failed(seat_slot) => {
             forget_seat(app, room, pid, conn).await
         }
         Err(err) if err.is_conflict() => Ok(()),

@@ -102,7 +102,7 @@ impl HotKeys {
         {
             self.peak = HotPartition {
                 ops_per_sec: *n,
-                kind: crate::keys::kind_of(key).to_owned(),
+                kind: super::keys::kind_of(key).to_owned(),
             };
         }
         self.counts.clear();

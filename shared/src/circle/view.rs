@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::clock::rfc3339_secs;
 use crate::model::Circle;
 
-pub const MAX_GROUP_NAME: usize = 80;
+pub const MAX_CIRCLE_NAME: usize = 80;
 pub const MAX_DESCRIPTION: usize = 500;
 pub const MAX_RULES: usize = 20;
 pub const MAX_RULE: usize = 200;
@@ -34,7 +34,7 @@ impl ValidationError {
 
 /// A validated `POST /groups` body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewGroup {
+pub struct NewCircle {
     pub name: String,
     pub description: String,
     pub rules: Vec<String>,
@@ -43,7 +43,7 @@ pub struct NewGroup {
 
 /// A validated `PATCH /groups/{code}` body: the fields to change.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GroupPatch {
+pub struct CirclePatch {
     pub name: Option<String>,
     pub description: Option<String>,
     pub rules: Option<Vec<String>>,
@@ -120,14 +120,14 @@ fn strings(
     Ok(Some(out))
 }
 
-impl NewGroup {
+impl NewCircle {
     /// Validates a JSON body: `name` 1-80 chars, `description` 1-500 chars, `rules`
     /// an optional list of at most 20 non-blank strings of at most 200 chars,
     /// `prompts` likewise at most 50.
     pub fn from_json(body: &Value) -> Result<Self, ValidationError> {
         let obj = object(body)?;
         Ok(Self {
-            name: text(obj, "name", MAX_GROUP_NAME)?
+            name: text(obj, "name", MAX_CIRCLE_NAME)?
                 .ok_or_else(|| ValidationError::new("name", "is required"))?,
             description: text(obj, "description", MAX_DESCRIPTION)?
                 .ok_or_else(|| ValidationError::new("description", "is required"))?,
@@ -137,7 +137,7 @@ impl NewGroup {
     }
 }
 
-impl GroupPatch {
+impl CirclePatch {
     /// Validates a change: any of the fields of a new circle, same limits; unknown
     /// fields are refused so a typo is not silently ignored.
     pub fn from_json(body: &Value) -> Result<Self, ValidationError> {
@@ -152,7 +152,7 @@ impl GroupPatch {
             ));
         }
         let patch = Self {
-            name: text(obj, "name", MAX_GROUP_NAME)?,
+            name: text(obj, "name", MAX_CIRCLE_NAME)?,
             description: text(obj, "description", MAX_DESCRIPTION)?,
             rules: strings(obj, "rules", MAX_RULES, MAX_RULE)?,
             prompts: strings(obj, "prompts", MAX_PROMPTS, MAX_PROMPT)?,
@@ -167,7 +167,7 @@ impl GroupPatch {
 /// A circle as the HTTP API shows it. `access_code` and `id` are left out of
 /// listings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupView {
+pub struct CircleView {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub access_code: Option<String>,
     /// The stable identity: survives a new code and lets nobody join.
@@ -185,7 +185,7 @@ pub struct GroupView {
     pub expires_at: String,
 }
 
-impl GroupView {
+impl CircleView {
     pub fn with_code(c: &Circle) -> Self {
         Self {
             access_code: Some(c.code.to_string()),
@@ -215,7 +215,7 @@ mod tests {
 
     #[test]
     fn validation_accepts_good_bodies_and_trims() {
-        let g = NewGroup::from_json(
+        let g = NewCircle::from_json(
             &json!({"name":" Team ","description":"d","rules":[" be kind "],"prompts":["why?"]}),
         )
         .expect("valid");
@@ -223,7 +223,7 @@ mod tests {
         assert_eq!(g.rules, vec!["be kind"]);
         assert_eq!(g.prompts, vec!["why?"]);
         let g =
-            NewGroup::from_json(&json!({"name":"n","description":"d"})).expect("rules optional");
+            NewCircle::from_json(&json!({"name":"n","description":"d"})).expect("rules optional");
         assert!(g.rules.is_empty() && g.prompts.is_empty());
     }
 
@@ -268,11 +268,11 @@ mod tests {
             ),
         ];
         for (body, field) in cases {
-            let err = NewGroup::from_json(&body).expect_err(&body.to_string());
+            let err = NewCircle::from_json(&body).expect_err(&body.to_string());
             assert_eq!(err.field, field, "{body}");
         }
         assert!(
-            NewGroup::from_json(&json!({"name":long(80),"description":long(500),
+            NewCircle::from_json(&json!({"name":long(80),"description":long(500),
                 "rules":vec![long(200); 20],"prompts":vec![long(200); 50]}))
             .is_ok()
         );
@@ -280,21 +280,21 @@ mod tests {
 
     #[test]
     fn a_patch_changes_only_named_fields() {
-        let p = GroupPatch::from_json(&json!({"name":"New"})).expect("valid");
+        let p = CirclePatch::from_json(&json!({"name":"New"})).expect("valid");
         assert_eq!(p.name.as_deref(), Some("New"));
         assert!(p.rules.is_none());
         assert_eq!(
-            GroupPatch::from_json(&json!({})).expect_err("empty").field,
+            CirclePatch::from_json(&json!({})).expect_err("empty").field,
             "body"
         );
         assert_eq!(
-            GroupPatch::from_json(&json!({"access_code":"X"}))
+            CirclePatch::from_json(&json!({"access_code":"X"}))
                 .expect_err("code")
                 .field,
             "access_code"
         );
         assert_eq!(
-            GroupPatch::from_json(&json!({"description":""}))
+            CirclePatch::from_json(&json!({"description":""}))
                 .expect_err("blank")
                 .field,
             "description"

@@ -8,14 +8,21 @@
 //! change bumps `ver`, and a new code copies the item conditioned on `ver`, so
 //! no change is lost to a concurrent re-code.
 
+//!
+//! `view.rs` is the circle as the HTTP API sees it (validation, views). The
+//! protocol and the HTTP paths call a circle a "group" (`join_group`,
+//! `/groups`); the code calls it a circle.
+
+pub mod view;
+
 use crate::app::App;
 use crate::code::AccessCode;
-use crate::groups::{GroupPatch, NewGroup};
-use crate::keys;
+use crate::db::attr::{b, n, opt_s, s};
+use crate::db::keys;
+use crate::db::{StoreError, Table, Tx};
 use crate::model::{Circle, RoundState, random_id};
 use crate::secrets::{domain, token};
-use crate::store::attr::{b, n, opt_s, s};
-use crate::store::{StoreError, Table, tx_delete, tx_put, tx_update};
+use view::{CirclePatch, NewCircle};
 
 /// Codes tried before giving up (a collision at 49 bits is already unheard of).
 const CODE_ATTEMPTS: usize = 5;
@@ -66,14 +73,14 @@ async fn count_creation(app: &App, addr: &str) -> Result<(), CreateError> {
 /// Creates a circle under a fresh code; the conditional put makes the code unique.
 pub async fn create(
     app: &App,
-    new: NewGroup,
+    new: NewCircle,
     source_addr: Option<&str>,
 ) -> Result<Created, CreateError> {
     if let Some(addr) = source_addr {
         count_creation(app, addr).await?;
     }
     let now = app.now_secs();
-    let ttl = i64::try_from(app.settings.group_ttl.as_secs()).unwrap_or(i64::MAX / 2);
+    let ttl = i64::try_from(app.settings.circle_ttl.as_secs()).unwrap_or(i64::MAX / 2);
     let organizer_key = token(32);
     let organizer_hash = app
         .settings
@@ -105,24 +112,32 @@ pub async fn create(
             ("cid".into(), s(&cid)),
             ("expires_at".into(), n(circle.expires_at)),
         ]);
-        let items = vec![
-            tx_put(app.store.put_op(
+        let mut tx = Tx::new();
+        let by_code = tx.put(
+            "circle by code",
+            app.store.put_op(
                 Table::Groups,
                 circle.to_item(),
                 Some("attribute_not_exists(#pk)"),
                 vec![],
-            )),
-            tx_put(app.store.put_op(Table::Groups, pointer, None, vec![])),
-            tx_put(app.store.put_op(Table::Groups, org, None, vec![])),
-        ];
-        match app.store.transact(items).await {
+            ),
+        );
+        tx.put(
+            "pointer",
+            app.store.put_op(Table::Groups, pointer, None, vec![]),
+        );
+        tx.put(
+            "organiser key",
+            app.store.put_op(Table::Groups, org, None, vec![]),
+        );
+        match app.store.transact(tx).await {
             Ok(()) => {
                 return Ok(Created {
                     circle,
                     organizer_key,
                 });
             }
-            Err(err) if err.item_failed(0) => {
+            Err(err) if err.failed(by_code) => {
                 tracing::warn!("access code collision; drawing another");
             }
             Err(err) => return Err(err.into()),
@@ -145,7 +160,7 @@ pub async fn get(
 }
 
 /// A circle from its item, unless absent or expired.
-pub fn live(app: &App, item: Option<&crate::store::Item>) -> Result<Option<Circle>, StoreError> {
+pub fn live(app: &App, item: Option<&crate::db::Item>) -> Result<Option<Circle>, StoreError> {
     let Some(item) = item else {
         return Ok(None);
     };
@@ -251,7 +266,7 @@ async fn change(
 }
 
 /// Changes name, description, rules or prompts.
-pub async fn patch(app: &App, circle: Circle, patch: &GroupPatch) -> Result<Circle, StoreError> {
+pub async fn patch(app: &App, circle: Circle, patch: &CirclePatch) -> Result<Circle, StoreError> {
     change(app, circle, |c| {
         if let Some(v) = &patch.name {
             c.name = v.clone();
@@ -313,30 +328,38 @@ pub async fn rotate(app: &App, mut circle: Circle) -> Result<Circle, StoreError>
         let mut next = circle.clone();
         next.code = AccessCode::generate();
         next.ver = circle.ver + 1;
-        let items = vec![
-            tx_put(app.store.put_op(
+        let mut tx = Tx::new();
+        tx.put(
+            "circle by new code",
+            app.store.put_op(
                 Table::Groups,
                 next.to_item(),
                 Some("attribute_not_exists(#pk)"),
                 vec![],
-            )),
-            tx_delete(app.store.delete_op(
+            ),
+        );
+        let old = tx.delete(
+            "circle by old code",
+            app.store.delete_op(
                 Table::Groups,
                 keys::circle(circle.code.as_str()),
                 Some("#ver = :v"),
                 vec![(":v", n(circle.ver))],
-            )),
-            tx_update(app.store.update_op(
+            ),
+        );
+        tx.update(
+            "pointer",
+            app.store.update_op(
                 Table::Groups,
                 keys::pointer(&circle.cid),
                 "SET #code = :code",
                 None,
                 vec![(":code", s(next.code.as_str()))],
-            )),
-        ];
-        match app.store.transact(items).await {
+            ),
+        );
+        match app.store.transact(tx).await {
             Ok(()) => return Ok(next),
-            Err(err) if err.item_failed(1) => {
+            Err(err) if err.failed(old) => {
                 circle = match get_by_cid(app, &circle.cid).await? {
                     Some(c) => c,
                     None => return Err(StoreError::ConditionFailed),

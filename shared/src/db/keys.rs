@@ -18,9 +18,39 @@
 //!
 //! Connections are keyed by `connection_id` in their own table; its `by_circle`
 //! index (hash `ck` = `{cid}#{0..8}`) lists a circle's connections.
+//!
+//! # Glossary
+//!
+//! Items keep attribute names short (every byte is stored and read); the code
+//! uses the long names. "Circle" is the code's word for what the protocol and
+//! the HTTP paths call a group (`join_group`, `/groups`); the table is `Groups`.
+//!
+//! | short | long | on |
+//! |---|---|---|
+//! | `cid` | circle id: stable for the circle's life (a code can change) | most items |
+//! | `mid` | member id: keyed hash of the member secret, per circle | member, entry, connection |
+//! | `pid` | participant id: one side of one room, all the partner ever sees of you | connection, seat |
+//! | `okh` | organiser key hash | circle |
+//! | `ck` | presence key `{cid}#{shard}`, the `by_circle` index's hash key | connection |
+//! | `cexp` | the circle's `expires_at`, copied onto a connection | connection |
+//! | `thr` | throttled until (epoch ms): every instance refuses until then | connection |
+//! | `rh` | resume hash: keyed hash of the room's resume token | connection, seat |
+//! | `rnd` | the round a room belongs to (0: none) | connection |
+//! | `paway` | the partner's seat is held until (epoch ms) | connection |
+//! | `lr`, `lr_until`, `lr_mid`, `lr_name` | last room: its id, until when it can still be blocked or reported, the partner's member id and name | connection |
+//! | `avoid`, `avoid_until` | the repeat guard: the member just left, until when | connection, entry |
+//! | `nt` | next notice: a lobby-count notice is not sent before it | entry |
+//! | `told` | the lobby count last told | entry |
+//! | `seen`, `since` | last heard from; entered the lobby (epoch ms) | entry |
+//! | `fresh` | a new member (no history), for the matchmaker's crowd test | entry |
+//! | `ron`, `rmin`, `rends` | rounds on; round minutes; the round ends at (epoch ms) | circle |
+//! | `ver` | the circle item's version, for a code change | circle |
+//! | `rec` | the away record a held seat restores | seat |
+//! | `sched`, `base` | the roster still follows its schedule; the round it started at | roster |
+//! | `holder`, `until` | the matchmaker run holding the lease, until when | matchmaker lease |
 
-use crate::store::Item;
-use crate::store::attr::s;
+use super::Item;
+use super::attr::s;
 
 pub const CIRCLE_SK: &str = "CIRCLE";
 pub const ROSTER_SK: &str = "ROSTER";

@@ -7,7 +7,16 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 
-use crate::store::StoreError;
+use super::StoreError;
+
+/// Which table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    /// Everything of a circle: the circle, members, lobby, reports, counters.
+    Groups,
+    /// One record per WebSocket connection.
+    Connections,
+}
 
 /// A table's shape. Every key attribute is a string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +40,7 @@ pub struct IndexDef {
 }
 
 /// Circles and everything of theirs: the circle, its lobby shards, members,
-/// reports and counters, each kind in partitions of its own (see [`crate::keys`]).
+/// reports and counters, each kind in partitions of its own (see [`crate::db::keys`]).
 pub const GROUPS: TableDef = TableDef {
     logical: "GroupsTable",
     hash_key: "pk",
@@ -50,7 +59,7 @@ pub const CONNECTIONS: TableDef = TableDef {
     range_key: None,
     ttl_attribute: "expires_at",
     index: Some(IndexDef {
-        name: crate::keys::BY_CIRCLE_INDEX,
+        name: super::keys::BY_CIRCLE_INDEX,
         hash_key: "ck",
         range_key: "connection_id",
     }),

@@ -1,0 +1,108 @@
+//! A circle: its settings, code, organiser key hash, round and counters.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::code::AccessCode;
+use crate::db::attr::{b, n, opt_b, opt_n, req_n, req_s, s, string_list};
+use crate::db::keys;
+use crate::db::{Item, StoreError};
+
+/// A circle's timed rounds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoundState {
+    /// The current round (1, 2, ...); 0 before any round.
+    pub number: u32,
+    /// Round length in minutes.
+    pub minutes: u32,
+    /// When the current round ends (epoch ms).
+    pub ends_at: i64,
+    /// Whether rounds are running.
+    pub active: bool,
+}
+
+/// A circle ("group"). Stored under its current access code, so a join finds it
+/// with one read; `cid` is the identity that survives a new code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Circle {
+    pub code: AccessCode,
+    pub cid: String,
+    pub name: String,
+    pub description: String,
+    pub rules: Vec<String>,
+    /// The organiser's own prompts; empty means the default set.
+    pub prompts: Vec<String>,
+    /// Epoch seconds.
+    pub created_at: i64,
+    /// Epoch seconds; the TTL attribute.
+    pub expires_at: i64,
+    /// Keyed hash of the organiser key.
+    pub organizer_hash: String,
+    /// Lobby shards (fixed for the circle's life).
+    pub shards: u32,
+    /// Bumped by every change; conditions a copy under a new code.
+    pub ver: i64,
+    pub round: RoundState,
+}
+
+impl Circle {
+    pub fn to_item(&self) -> Item {
+        let mut item = keys::circle(self.code.as_str());
+        item.extend([
+            ("cid".into(), s(&self.cid)),
+            ("name".into(), s(&self.name)),
+            ("description".into(), s(&self.description)),
+            ("rules".into(), list(&self.rules)),
+            ("prompts".into(), list(&self.prompts)),
+            ("created_at".into(), n(self.created_at)),
+            ("expires_at".into(), n(self.expires_at)),
+            ("okh".into(), s(&self.organizer_hash)),
+            ("shards".into(), n(i64::from(self.shards))),
+            ("ver".into(), n(self.ver)),
+            ("rnd".into(), n(i64::from(self.round.number))),
+            ("rmin".into(), n(i64::from(self.round.minutes))),
+            ("rends".into(), n(self.round.ends_at)),
+            ("ron".into(), b(self.round.active)),
+        ]);
+        item
+    }
+
+    pub fn from_item(item: &Item) -> Result<Self, StoreError> {
+        let pk = req_s(item, "pk")?;
+        let code = pk
+            .strip_prefix(keys::CODE_PREFIX)
+            .and_then(AccessCode::parse)
+            .ok_or_else(|| StoreError::Corrupt(format!("bad circle key {pk}")))?;
+        Ok(Self {
+            code,
+            cid: req_s(item, "cid")?,
+            name: req_s(item, "name")?,
+            description: req_s(item, "description")?,
+            rules: string_list(item, "rules"),
+            prompts: string_list(item, "prompts"),
+            created_at: req_n(item, "created_at")?,
+            expires_at: req_n(item, "expires_at")?,
+            organizer_hash: req_s(item, "okh")?,
+            shards: u32::try_from(opt_n(item, "shards").unwrap_or(1).clamp(1, 64)).unwrap_or(1),
+            ver: opt_n(item, "ver").unwrap_or(0),
+            round: RoundState {
+                number: u32::try_from(opt_n(item, "rnd").unwrap_or(0)).unwrap_or(0),
+                minutes: u32::try_from(opt_n(item, "rmin").unwrap_or(0)).unwrap_or(0),
+                ends_at: opt_n(item, "rends").unwrap_or(0),
+                active: opt_b(item, "ron").unwrap_or(false),
+            },
+        })
+    }
+
+    pub fn is_expired(&self, now_secs: i64) -> bool {
+        now_secs >= self.expires_at
+    }
+
+    /// The round a room formed now belongs to, if rounds run.
+    pub fn live_round(&self, now_ms: i64) -> Option<&RoundState> {
+        (self.round.active && self.round.ends_at > now_ms).then_some(&self.round)
+    }
+}
+
+fn list(items: &[String]) -> AttributeValue {
+    AttributeValue::L(items.iter().map(s).collect())
+}

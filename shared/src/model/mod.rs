@@ -1,0 +1,115 @@
+//! The records Circle keeps and their DynamoDB item shapes (keys in
+//! [`crate::db::keys`]). Every record carries an `expires_at` TTL no later than its
+//! circle's, and every reader treats an expired record as absent.
+//!
+//! `circle.rs` (the circle and its round), `lobby.rs` (a lobby entry),
+//! `connection.rs` (a connection, its state and its room), `member.rs` (a
+//! member's history and blocks).
+
+mod circle;
+mod connection;
+mod lobby;
+mod member;
+
+pub use circle::{Circle, RoundState};
+pub use connection::{ConnState, Connection, LastRoom, Room};
+pub use lobby::LobbyEntry;
+pub use member::Member;
+
+/// Connection states.
+pub const IDLE: &str = "idle";
+pub const WAITING: &str = "waiting";
+pub const PAIRED: &str = "paired";
+/// A member whose socket dropped mid-chat: the seat is held for the grace period.
+pub const AWAY: &str = "away";
+
+/// Random opaque ids (room ids, participant ids, tickets, circle ids).
+pub fn random_id(len: usize) -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"abcdefghijkmnopqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())]))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::code::AccessCode;
+
+    fn room() -> Room {
+        Room {
+            room: "r".into(),
+            pid: "p".into(),
+            partner: "d".into(),
+            partner_name: "Bob".into(),
+            partner_pid: "q".into(),
+            partner_mid: "m2".into(),
+            resume_hash: "h".into(),
+            prompt: "hi?".into(),
+            round: 2,
+            ends_at: 99,
+        }
+    }
+
+    #[test]
+    fn records_round_trip_through_items() {
+        let c = Circle {
+            code: AccessCode::generate(),
+            cid: "cid".into(),
+            name: "n".into(),
+            description: "d".into(),
+            rules: vec!["r1".into()],
+            prompts: vec![],
+            created_at: 10,
+            expires_at: 20,
+            organizer_hash: "h".into(),
+            shards: 2,
+            ver: 3,
+            round: RoundState {
+                number: 1,
+                minutes: 5,
+                ends_at: 7,
+                active: true,
+            },
+        };
+        assert_eq!(Circle::from_item(&c.to_item()), Ok(c));
+        let e = LobbyEntry {
+            conn: "c".into(),
+            mid: "m".into(),
+            name: "Ann".into(),
+            ticket: "t".into(),
+            shard: 3,
+            avoid: Some("x".into()),
+            avoid_until: 5,
+            seen: 4,
+            since: 1,
+            notice_after: 6,
+            told: 2,
+            expires_at: 9,
+            fresh: true,
+        };
+        assert_eq!(LobbyEntry::from_item(&e.to_item("cid")), Ok(e));
+        let mut c = Connection::new("c", 1, 2);
+        assert_eq!(Connection::from_item(&c.to_item()), Ok(c.clone()));
+        c.cid = Some("cid".into());
+        c.mid = Some("m".into());
+        c.state = ConnState::Paired {
+            room: room(),
+            partner_away_until: 8,
+        };
+        c.last_room = Some(LastRoom {
+            room: "old".into(),
+            until: 4,
+            partner_mid: "m3".into(),
+            partner_name: "Cy".into(),
+        });
+        assert_eq!(Connection::from_item(&c.to_item()), Ok(c.clone()));
+        c.state = ConnState::Away {
+            room: room(),
+            until: 5,
+        };
+        assert_eq!(Connection::from_item(&c.to_item()), Ok(c));
+    }
+}
