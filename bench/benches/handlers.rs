@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use circle_shared::protocol::{
-    ClientAction, ErrorCode, GroupInfo, LeftReason, Participant, ServerEvent,
+    CircleInfo, ClientAction, ErrorCode, LeftReason, Participant, ServerEvent,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Map, Value, json};
@@ -86,7 +86,7 @@ fn events() -> Vec<(&'static str, ServerEvent)> {
         (
             "waiting",
             ServerEvent::Waiting {
-                group: GroupInfo {
+                group: CircleInfo {
                     name: "Book club".into(),
                     description: "We read and talk about books.".into(),
                     rules: vec!["Be kind".into(), "No spoilers".into()],

@@ -602,7 +602,7 @@ impl Run<'_> {
                     self.last_answer = at;
                 } else if self.clients[i].st == St::Waiting {
                     // A lobby-count notice: a waiter hears the count again
-                    // when it changed, at most once every 5 s (DESIGN.md).
+                    // when it changed, at most once every 5 s (docs/design.md).
                 } else {
                     let st = format!("{:?}", self.clients[i].st);
                     self.violation(

@@ -1,5 +1,6 @@
 //! The HTTP API function: the group endpoints (`POST /groups`, `GET /groups`,
-//! `GET /groups/{code}`), the web page (`/`, `/app.js`, `/style.css`) and
+//! `GET /groups/{code}`), the web page (`/`, and every file of `web/` by its path:
+//! `/main.js`, `/lib/dom.js`, `/style.css`, …; see [`crate::page`]) and
 //! `/config.json`, which tells the page where the APIs are.
 
 //!

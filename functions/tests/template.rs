@@ -710,7 +710,7 @@ fn functions_are_configured_for_their_api() {
         ("POST", "/groups/{code}/rounds"),
         ("DELETE", "/groups/{code}/rounds"),
         ("GET", "/"),
-        ("GET", "/{file}"),
+        ("GET", "/{file+}"),
     ];
     assert_eq!(routes, want.into_iter().collect());
     let http_apis = of_type(&t, "AWS::Serverless::HttpApi");

@@ -35,7 +35,7 @@ from samcli.lib.providers.sam_function_provider import SamFunctionProvider
 from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 from samcli.yamlhelper import yaml_parse
 
-# Project decisions (DESIGN.md), not SAM facts: every function is a cargo-lambda
+# Project decisions (docs/design.md), not SAM facts: every function is a cargo-lambda
 # `bootstrap` on Amazon Linux 2023, Graviton.
 RUNTIME = "provided.al2023"
 ARCHITECTURE = "arm64"

@@ -64,7 +64,7 @@ struct Args {
     #[arg(long, default_value = "local")]
     stage: String,
     /// Multiply every rate limit (messages, joins, blocks, reports, circles per
-    /// address) by this; a benchmark's own stack may raise them. Default: DESIGN.md's.
+    /// address) by this; a benchmark's own stack may raise them. Default: docs/design.md's.
     #[arg(long, default_value_t = 1.0)]
     limits_scale: f64,
     /// How long a round's "minute" lasts (60s; shorter for tests and demos, e.g. 2s).

@@ -1,5 +1,6 @@
-//! The front end: files from the `web/` directory, read from disk on each request
-//! (so edits show on reload), or a placeholder page when there is none.
+//! The front end: files from the `web/` directory and its folders (the page's ES
+//! modules: `main.js`, `lib/dom.js`, `screens/chat.js`, …), read from disk on each
+//! request (so edits show on reload), or a placeholder page when there is none.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -131,16 +132,38 @@ mod tests {
     #[test]
     fn paths_stay_inside_the_directory() {
         assert_eq!(relative("/"), Some(PathBuf::from("index.html")));
-        assert_eq!(relative("/app.js"), Some(PathBuf::from("app.js")));
+        assert_eq!(relative("/main.js"), Some(PathBuf::from("main.js")));
+        assert_eq!(relative("/lib/dom.js"), Some(PathBuf::from("lib/dom.js")));
+        assert_eq!(
+            relative("/screens/chat.js"),
+            Some(PathBuf::from("screens/chat.js"))
+        );
         assert_eq!(relative("/img/"), Some(PathBuf::from("img/index.html")));
         for bad in [
             "/../secret",
             "/a/../../b",
+            "/lib/../main.js",
+            "/lib/.hidden.js",
             "/.git/config",
             "/a\\b",
             "/%2e%2e/x",
         ] {
             assert_eq!(relative(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn modules_in_folders_are_javascript() {
+        for path in ["main.js", "lib/dom.js", "session/socket.js"] {
+            assert_eq!(
+                content_type(Path::new(path)),
+                "text/javascript; charset=utf-8",
+                "{path}"
+            );
+        }
+        assert_eq!(
+            content_type(Path::new("style.css")),
+            "text/css; charset=utf-8"
+        );
     }
 }

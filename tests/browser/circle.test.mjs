@@ -8,6 +8,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import {
   BASE, CODE_RE, MEMBER_RE, launch, newPage as open, screenshotter, waitText, visible, until,
   checkA11y, axeLog, countTones, setHidden, focusStaysIn, recorder, GRACE_S,
@@ -56,8 +58,20 @@ test('create, join, chat, next, disconnect and rejoin in real browsers', { timeo
     t.diagnostic(`page transfer: ${total} bytes in ${sizes.length} requests (${list})`);
     console.log(`# page transfer: ${total} bytes in ${sizes.length} requests (${list})`);
     assert.ok(sizes.some((s) => s.url.endsWith('/config.json')), 'config.json is fetched');
-    assert.equal(sizes.length, 4, 'the page, its style, its script and config.json: nothing else');
-    assert.ok(total < 100_000, `the page should stay small, got ${total} bytes`);
+    // The page is ES modules with no build step: it fetches the page, its
+    // style, config.json and each of web/'s modules once, from its own
+    // origin, and nothing else.
+    const web = new URL('../../web/', import.meta.url).pathname;
+    const modules = readdirSync(web, { recursive: true })
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => `/${relative(web, join(web, f))}`)
+      .sort();
+    const paths = sizes.map((s) => new URL(s.url)).filter((u) => u.origin === new URL(BASE).origin);
+    assert.equal(paths.length, sizes.length, 'every request goes to the page\'s own origin');
+    const fetched = paths.map((u) => u.pathname).filter((p) => p.endsWith('.js')).sort();
+    assert.deepEqual(fetched, modules, 'each module of web/ is fetched once');
+    assert.equal(sizes.length, modules.length + 3, 'the page, its style, config.json and its modules: nothing else');
+    assert.ok(total < 120_000, `the page should stay small, got ${total} bytes`);
     await screenshot(A.page, 'home');
     await checkA11y(A.page, 'home');
   });

@@ -1,6 +1,6 @@
 //! Real concurrency against the embedded DynamoDB: a thousand simultaneous joins
 //! into one group, and a mixed run of joins, leaves and disconnects across many
-//! groups, each checked against DESIGN.md's invariants once everything settles.
+//! groups, each checked against docs/design.md's invariants once everything settles.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

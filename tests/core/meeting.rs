@@ -1,11 +1,11 @@
-//! Meeting new people (DESIGN.md Part 2, invariant 5): never-met waiters first,
+//! Meeting new people (docs/design.md Part 2, invariant 5): never-met waiters first,
 //! then the one met longest ago; and a join's cost that grows neither with the
 //! lobby nor with the history.
 //!
 //! Greedy pairing as people press "Next" can't promise a full rotation (six
 //! members meeting all five others before anyone twice): when the only waiters
 //! a joiner finds are people it met, invariant 3 makes it pair with one. These
-//! tests hold it to exactly what DESIGN.md promises for greedy pairing, checked
+//! tests hold it to exactly what docs/design.md promises for greedy pairing, checked
 //! from the recorded history; `rounds.rs` checks the full rotation rounds give.
 
 use std::collections::{HashMap, HashSet};

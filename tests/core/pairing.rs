@@ -1,5 +1,5 @@
 //! Pairing, relay, leave and disconnect through the shared route handlers, against
-//! the embedded DynamoDB: each of DESIGN.md's pairing invariants, bad input, and
+//! the embedded DynamoDB: each of docs/design.md's pairing invariants, bad input, and
 //! the DynamoDB cost of each action. Ends with property-based action sequences.
 
 use std::sync::Arc;

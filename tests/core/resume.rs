@@ -1,5 +1,5 @@
 //! Chats that survive a dropped connection, and waiters that vanish without
-//! closing (DESIGN.md Part 2), through the shared handlers with a hand-moved
+//! closing (docs/design.md Part 2), through the shared handlers with a hand-moved
 //! clock and the recording timer queue.
 
 use std::sync::Arc;

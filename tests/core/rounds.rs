@@ -1,4 +1,4 @@
-//! Rounds and prompts (DESIGN.md Part 2): the organiser starts timed rounds;
+//! Rounds and prompts (docs/design.md Part 2): the organiser starts timed rounds;
 //! at each end (the timer, on a hand-moved clock) every room ends with
 //! `round_over` and everyone is paired again, meeting new people first.
 

@@ -1,4 +1,4 @@
-//! Safety and the organiser (DESIGN.md Part 2: Members, Block and report, Rate
+//! Safety and the organiser (docs/design.md Part 2: Members, Block and report, Rate
 //! limits, The organiser) through the shared handlers against the embedded
 //! DynamoDB, with a hand-moved clock.
 

@@ -1,7 +1,7 @@
 //! Test support for the core: the shared handlers running against the embedded
 //! DynamoDB (dynoxide over loopback, through `aws-sdk-dynamodb`), a gateway that
 //! records what each connection was sent (and can play a departed client, 410),
-//! a timer queue driven by a hand-moved clock, and a checker for DESIGN.md's
+//! a timer queue driven by a hand-moved clock, and a checker for docs/design.md's
 //! pairing invariants.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -175,7 +175,7 @@ pub struct Harness {
     pub timers: Arc<RecordingTimers>,
 }
 
-/// Settings for core tests: DESIGN.md's, with the per-connection rate limits
+/// Settings for core tests: docs/design.md's, with the per-connection rate limits
 /// raised (the hand-moved clock would otherwise never refill a bucket); the
 /// rate-limit tests use [`RateLimits::default`] themselves.
 pub fn test_settings() -> Settings {
@@ -475,7 +475,7 @@ impl Harness {
         scan(&self.app, table).await
     }
 
-    /// Checks DESIGN.md's invariants on the settled state and on what every
+    /// Checks docs/design.md's invariants on the settled state and on what every
     /// connection was told. Returns every violation found.
     pub async fn violations(&self) -> Vec<String> {
         let mut bad = state_violations(&self.app).await;
@@ -601,7 +601,7 @@ pub async fn members(app: &App) -> HashMap<String, Member> {
         .collect()
 }
 
-/// DESIGN.md's invariants on the stored state of `app` (rooms mutual, the lobby
+/// docs/design.md's invariants on the stored state of `app` (rooms mutual, the lobby
 /// and waiting records one to one, no two compatible people waiting, no blocked
 /// pair in a room), at `app`'s clock. Every violation found.
 pub async fn state_violations(app: &App) -> Vec<String> {
