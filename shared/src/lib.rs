@@ -43,7 +43,6 @@
 //! 5. An error on the way is an [`ActionError`] ([`error`]), sent back as the
 //!    protocol's `error` frame by [`handlers::ws`].
 
-
 pub mod app;
 #[cfg(feature = "embedded")]
 pub mod aws_sim;
