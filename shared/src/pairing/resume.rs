@@ -159,21 +159,7 @@ pub async fn resume(app: &App, conn_id: &str, room: &str, token: &str) -> Result
             );
         }
     }
-    if let Prior::Waiting {
-        ticket,
-        entry: Some((cid, shard)),
-    } = &prior
-    {
-        tx.delete(
-            "my lobby entry",
-            app.store.delete_op(
-                Table::Groups,
-                keys::entry(cid, *shard, ticket),
-                None,
-                vec![],
-            ),
-        );
-    }
+    prior.exit_lobby(app, &mut tx, false);
     if let Err(err) = app.store.transact(tx).await {
         return Err(if err.is_conflict() {
             // Another connection took the seat first, the grace ran out, or the

@@ -268,19 +268,7 @@ async fn pair_two(
         tx.update("a member", op);
     }
     for p in [a, b] {
-        if let Prior::Waiting {
-            ticket,
-            entry: Some((cid, shard)),
-        } = &p.prior
-        {
-            let op = app.store.delete_op(
-                Table::Groups,
-                keys::entry(cid, *shard, ticket),
-                None,
-                vec![],
-            );
-            tx.delete("a lobby entry", op);
-        }
+        p.prior.exit_lobby(app, &mut tx, false);
     }
     if let Err(err) = app.store.transact(tx).await {
         tracing::info!(error = %err, "a round pair changed before it could be paired");
