@@ -188,6 +188,8 @@ impl SpawnedStack {
                 "RUST_LOG",
                 std::env::var("CIRCLE_STACK_LOG").unwrap_or("warn".into()),
             )
+            // Every client is on 127.0.0.1: no per-address socket cap.
+            .env("MAX_SOCKETS_PER_ADDRESS", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log_file))

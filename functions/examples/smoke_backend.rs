@@ -5,7 +5,8 @@
 //! Both listen on free loopback ports. Stdout gets `DYNAMODB=<url>`,
 //! `CONNECTIONS=<url>`, then `READY`, then one `POST <connection id> <frame>` line
 //! per post. Table names come from `GROUPS_TABLE` / `CONNECTIONS_TABLE`. Runs until
-//! killed.
+//! killed. The store takes only requests signed with the credentials
+//! `infra/scripts/check-deploy.sh` gives the functions (`smoke` / `smoke`).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -15,7 +16,7 @@ use std::io::Write;
 use axum::body::Bytes;
 use axum::http::{Method, StatusCode, Uri};
 use circle_shared::TableNames;
-use circle_shared::embedded::EmbeddedDynamo;
+use circle_shared::embedded::{Access, EmbeddedDynamo};
 
 fn say(line: &str) {
     let mut out = std::io::stdout().lock();
@@ -45,7 +46,7 @@ async fn connections(method: Method, uri: Uri, body: Bytes) -> StatusCode {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dynamo = EmbeddedDynamo::memory().await?;
+    let dynamo = EmbeddedDynamo::memory_with_access(None, Access::new("smoke", "smoke")?).await?;
     let tables = TableNames::from_env();
     dynamo.create_tables(&tables).await?;
     let now = std::time::SystemTime::now()

@@ -147,6 +147,24 @@ fn error(status: u16, error: &str, message: &str) -> Response {
     )
 }
 
+/// A file of the page, with the security headers
+/// ([`circle_shared::headers`]): the policy lets it connect to itself, to
+/// `HTTP_URL` when set, and to `WS_URL`.
+fn page_response(urls: &PublicUrls, content_type: &'static str, body: &str) -> Response {
+    let mut out = response(
+        200,
+        &[
+            ("content-type", content_type),
+            ("cache-control", "no-cache"),
+        ],
+        Body::Text(body.to_owned()),
+    );
+    let apis = urls.http_url.iter().chain(&urls.ws_url).map(String::as_str);
+    let csp = circle_shared::headers::content_security_policy(apis);
+    circle_shared::headers::insert(&mut out.headers, &csp);
+    out
+}
+
 /// Answers one request.
 pub async fn respond(app: &App, urls: &PublicUrls, req: ApiGatewayV2httpRequest) -> Response {
     let path = route_path(&req);
@@ -154,17 +172,7 @@ pub async fn respond(app: &App, urls: &PublicUrls, req: ApiGatewayV2httpRequest)
     if method == "GET" {
         if let Some((content_type, body)) = crate::page::asset(&path) {
             return match body {
-                Some(body) => response(
-                    200,
-                    &[
-                        ("content-type", content_type),
-                        ("cache-control", "no-cache"),
-                        ("x-content-type-options", "nosniff"),
-                        ("referrer-policy", "no-referrer"),
-                        ("content-security-policy", "frame-ancestors 'none'"),
-                    ],
-                    Body::Text(body.to_owned()),
-                ),
+                Some(body) => page_response(urls, content_type, body),
                 None => error(
                     404,
                     "not_found",
@@ -202,9 +210,14 @@ pub async fn respond(app: &App, urls: &PublicUrls, req: ApiGatewayV2httpRequest)
             Err(_) => return error(400, "bad_request", "the request body is not valid base64"),
         },
     };
+    // The shared handler reads `GET /groups`' paging from the query string.
+    let target = match req.raw_query_string.as_deref().filter(|q| !q.is_empty()) {
+        Some(query) => format!("{path}?{query}"),
+        None => path,
+    };
     let request = HttpRequest {
         method,
-        path: &path,
+        path: &target,
         body: &body,
         authorization: req
             .headers
@@ -242,19 +255,24 @@ pub fn http_response(reply: &HttpResponse) -> Response {
 /// timers on `TIMER_QUEUE_URL`.
 pub async fn run() -> Result<(), Error> {
     crate::logging::init();
-    let function = crate::websocket::WsFunction::from_env_with_timers();
+    // Organiser keys, source addresses, resume tokens of round pairings: it hashes.
+    let base = Base::from_env().with_hash_key().await?;
+    let function = crate::websocket::WsFunction::with_base_and_timers(base.clone());
     let app = match function.app() {
         Some(app) => app.clone(),
         None => {
             tracing::warn!("CONNECTIONS_ENDPOINT is unset: organiser actions can't reach members");
-            app(Base::from_env())
+            app(base)
         }
     };
     let urls = PublicUrls::from_env();
     let (app, urls) = (&app, &urls);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {
-            Ok::<_, Error>(respond(app, urls, event.payload).await)
+            let work = respond(app, urls, event.payload);
+            let id = &event.context.request_id;
+            let api = crate::HTTP_API_BINARY;
+            Ok::<_, Error>(crate::emf::observed(app, api, id, false, work).await)
         },
     ))
     .await

@@ -5,6 +5,7 @@
 //! API and the web page (`src/bin/http-api.rs`); [`FUNCTIONS`] lists them.
 
 pub mod aws;
+pub mod emf;
 pub mod http_api;
 pub mod logging;
 pub mod page;

@@ -1,5 +1,8 @@
 //! The WebSocket route functions: one runtime loop per binary, the [`App`] built
-//! once per container.
+//! once per container (with the hash key read from its secret, for the
+//! functions that hash: [`run_hashing`], [`run_with_timers`]). Each invocation
+//! runs in a span with its request id and ends with its metrics line
+//! ([`crate::emf`]).
 //!
 //! The `@connections` endpoint is `CONNECTIONS_ENDPOINT` when set (the template
 //! sets it), else derived from the first event's `domainName` and `stage`, then
@@ -45,13 +48,17 @@ impl WsFunction {
 
     /// From the environment (see [`Base::from_env`] and [`CONNECTIONS_ENDPOINT`]).
     pub fn from_env() -> Self {
-        Self::new(Base::from_env(), env_var(CONNECTIONS_ENDPOINT), None)
+        Self::with_base(Base::from_env())
     }
 
-    /// Like [`WsFunction::from_env`], with the SQS timer queue (`TIMER_QUEUE_URL`).
+    /// With `base` and the endpoint from the environment.
+    pub fn with_base(base: Base) -> Self {
+        Self::new(base, env_var(CONNECTIONS_ENDPOINT), None)
+    }
+
+    /// Like [`WsFunction::with_base`], with the SQS timer queue (`TIMER_QUEUE_URL`).
     /// Only the functions that schedule timers call this, so only they link SQS.
-    pub fn from_env_with_timers() -> Self {
-        let base = Base::from_env();
+    pub fn with_base_and_timers(base: Base) -> Self {
         let timers =
             crate::timers::SqsTimers::from_env(&base).map(|t| Arc::new(t) as Arc<dyn TimerQueue>);
         if timers.is_none() {
@@ -104,7 +111,8 @@ pub fn build_app(base: &Base, endpoint: &str, timers: Option<Arc<dyn TimerQueue>
     }
 }
 
-/// Runs one function: `handler` is the shared handler for its `routes`.
+/// Runs one function that hashes nothing (no hash key, no right to its
+/// secret): `handler` is the shared handler for its `routes`.
 pub async fn run<H>(routes: &'static [&'static str], handler: H) -> Result<(), Error>
 where
     H: AsyncFn(&App, &ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse,
@@ -113,13 +121,61 @@ where
     serve(WsFunction::from_env(), routes, handler).await
 }
 
-/// [`run`] for a function that schedules timers.
+/// [`run`] for a function that hashes: the hash key is read at cold start.
+pub async fn run_hashing<H>(routes: &'static [&'static str], handler: H) -> Result<(), Error>
+where
+    H: AsyncFn(&App, &ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse,
+{
+    crate::logging::init();
+    let base = Base::from_env().with_hash_key().await?;
+    serve(WsFunction::with_base(base), routes, handler).await
+}
+
+/// [`run_hashing`] for a function that also schedules timers.
 pub async fn run_with_timers<H>(routes: &'static [&'static str], handler: H) -> Result<(), Error>
 where
     H: AsyncFn(&App, &ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse,
 {
     crate::logging::init();
-    serve(WsFunction::from_env_with_timers(), routes, handler).await
+    let base = Base::from_env().with_hash_key().await?;
+    serve(WsFunction::with_base_and_timers(base), routes, handler).await
+}
+
+/// The binary that serves `routes` (the metrics' `Function`).
+fn binary_of(routes: &[&str]) -> &'static str {
+    crate::FUNCTIONS
+        .iter()
+        .find(|(route, _)| routes.contains(route))
+        .map_or("ws-unknown", |(_, binary)| *binary)
+}
+
+/// One event through `handler`, as [`serve`] runs it: in a span with the
+/// request id, answering the response and the invocation's EMF line (a
+/// `join_group`'s with its latency).
+pub async fn invoke<H>(
+    app: &App,
+    routes: &[&str],
+    handler: &H,
+    event: &ApiGatewayWebsocketProxyRequest,
+    request_id: &str,
+) -> (ApiGatewayProxyResponse, String)
+where
+    H: AsyncFn(&App, &ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse,
+{
+    let join =
+        event.request_context.route_key.as_deref() == Some(circle_shared::handlers::ws::JOIN_GROUP);
+    let work = async {
+        let got = event.request_context.route_key.as_deref();
+        if !got.is_some_and(|g| routes.contains(&g)) {
+            tracing::warn!(
+                expected = ?routes,
+                got,
+                "event for another route; check the integration"
+            );
+        }
+        handler(app, event).await
+    };
+    crate::emf::observe(app, binary_of(routes), request_id, join, work).await
 }
 
 async fn serve<H>(
@@ -134,16 +190,11 @@ where
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
             let payload = event.payload;
-            let got = payload.request_context.route_key.as_deref();
-            if !got.is_some_and(|g| routes.contains(&g)) {
-                tracing::warn!(
-                    expected = ?routes,
-                    got,
-                    "event for another route; check the integration"
-                );
-            }
             let app = function.app_for(&payload)?;
-            Ok::<_, Error>(handler(app, &payload).await)
+            let (response, metrics) =
+                invoke(app, routes, handler, &payload, &event.context.request_id).await;
+            crate::emf::emit(&metrics);
+            Ok::<_, Error>(response)
         },
     ))
     .await

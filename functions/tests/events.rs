@@ -374,9 +374,15 @@ async fn http_events_run_through_the_http_api_function() {
 
     let (status, _, body) = run_http(&w.app, "http-list-groups.json").await;
     assert_eq!(status, 200);
-    let listed = json(&body);
-    let listed = listed.as_array().expect("a list");
-    assert_eq!(listed.len(), 2, "the seeded group and the created one");
+    let page = json(&body);
+    let listed = page["groups"].as_array().expect("a list");
+    assert_eq!(
+        listed.len(),
+        1,
+        "the created group (listed); the seeded one is not"
+    );
+    assert_eq!(listed[0]["name"], "Book club");
+    assert_eq!(page["next"], Value::Null);
     assert!(
         listed.iter().all(|g| g.get("access_code").is_none()),
         "listings never show codes"
@@ -436,6 +442,50 @@ async fn the_page_files_are_served_by_path() {
     for path in ["/lib/nope.js", "/nope.css", "/lib/../main.js"] {
         let (status, _, _) = run_http_request(&w.app, at(path)).await;
         assert_eq!(status, 404, "{path}");
+    }
+}
+
+/// Every file of the page comes with a strict Content-Security-Policy (its
+/// own files, connections only to itself and the APIs, never framed),
+/// `nosniff` and no referrer.
+#[tokio::test]
+async fn the_page_is_served_with_strict_security_headers() {
+    let w = world(Settings::default()).await;
+    if circle_functions::page::INDEX_HTML.is_none() {
+        return;
+    }
+    let urls = PublicUrls {
+        http_url: Some("https://circle.example".to_owned()),
+        ws_url: Some(WS_URL.to_owned()),
+    };
+    let mut module = http_request("http-page.json");
+    module.raw_path = Some("/main.js".to_owned());
+    module.request_context.http.path = Some("/main.js".to_owned());
+    for request in [http_request("http-page.json"), module] {
+        let response = http_api::respond(&w.app, &urls, request).await;
+        assert_eq!(response.status_code, 200);
+        let header = |name: &str| {
+            response
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(header("x-content-type-options"), "nosniff");
+        assert_eq!(header("referrer-policy"), "no-referrer");
+        let csp = header("content-security-policy");
+        for directive in [
+            "default-src 'self'",
+            "connect-src 'self' https://circle.example wss://k7xq2m9v1d.execute-api.eu-west-1.amazonaws.com",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "object-src 'none'",
+        ] {
+            assert!(csp.contains(directive), "{csp} has {directive}");
+        }
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
     }
 }
 
@@ -504,4 +554,302 @@ async fn each_function_serves_only_its_own_actions() {
     // The join function does.
     assert_eq!(ws::on_join(&w.app, &join).await.status_code, 200);
     assert_eq!(kinds_for(&w.posts.take(), me), ["waiting"]);
+}
+
+/// The sample `file` (a leave, block or report) for `room`, from `id`.
+fn in_room(file: &str, room: &str, id: &str) -> ApiGatewayWebsocketProxyRequest {
+    let event = with_body(ws_event(file), |body| body["room"] = Value::from(room));
+    with_connection(event, id)
+}
+
+/// One event through a WebSocket function as its runtime loop runs it:
+/// answers the status and the invocation's EMF line, parsed, after checking
+/// that its counters are the change in the app's metrics.
+async fn invoke_ws<H>(
+    w: &World,
+    binary: &str,
+    handler: H,
+    event: ApiGatewayWebsocketProxyRequest,
+    request_id: &str,
+) -> (i64, Value)
+where
+    H: AsyncFn(
+        &App,
+        &ApiGatewayWebsocketProxyRequest,
+    ) -> aws_lambda_events::apigw::ApiGatewayProxyResponse,
+{
+    let routes = circle_functions::routes_of(binary);
+    let before = w.app.metrics.snapshot();
+    let (response, line) =
+        circle_functions::websocket::invoke(&w.app, &routes, &handler, &event, request_id).await;
+    let delta = w.app.metrics.snapshot().since(&before);
+    let emf: Value = serde_json::from_str(&line).expect("the EMF line is one JSON object");
+    // Valid EMF: the metadata under `_aws`, each declared metric and the
+    // dimension at the root, numbers for the metrics.
+    let meta = &emf["_aws"];
+    assert!(meta["Timestamp"].is_i64(), "{line}");
+    let directive = &meta["CloudWatchMetrics"][0];
+    assert_eq!(meta["CloudWatchMetrics"].as_array().map(Vec::len), Some(1));
+    assert_eq!(directive["Namespace"], "Circle");
+    assert_eq!(directive["Dimensions"], serde_json::json!([["Function"]]));
+    assert_eq!(emf["Function"], binary);
+    assert_eq!(emf["RequestId"], request_id);
+    let declared: Vec<&str> = directive["Metrics"]
+        .as_array()
+        .expect("a list of metrics")
+        .iter()
+        .map(|m| {
+            let unit = m["Unit"].as_str().expect("a unit");
+            assert!(["Count", "Milliseconds"].contains(&unit), "{line}");
+            m["Name"].as_str().expect("a name")
+        })
+        .collect();
+    // The names the template's alarms and dashboard read.
+    let counters = circle_functions::emf::counts(&delta);
+    let names = [
+        "Pairings",
+        "Waits",
+        "Retries",
+        "ConditionFailures",
+        "TransactionConflicts",
+        "Throttles",
+        "Gone410",
+        "Reports",
+        "RateLimited",
+    ];
+    assert_eq!(counters.map(|(name, _)| name), names);
+    for (name, value) in counters {
+        assert!(declared.contains(&name), "{name} is declared: {line}");
+        assert_eq!(emf[name], value, "{name}: {line}");
+    }
+    let mut root: Vec<&str> = emf
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    root.sort_unstable();
+    let mut expected: Vec<&str> = declared
+        .iter()
+        .copied()
+        .chain(["_aws", "Function", "RequestId"])
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(root, expected, "nothing else is in the line: {line}");
+    (response.status_code, emf)
+}
+
+#[tokio::test]
+async fn each_invocation_logs_one_emf_line_with_its_counts() {
+    let mut settings = Settings::default();
+    // One join and one report per connection, then refused: no refill in a test's time.
+    settings.limits.action_burst = 1.0;
+    settings.limits.action_per_sec = 1e-6;
+    // Two sockets from the samples' address at once.
+    settings.limits.max_sockets_per_address = 2;
+    let w = world(settings).await;
+    let (a, b) = ("emf-a-Vx1lZcIM=", "emf-b-Vx1lZcIM=");
+    for id in [a, b] {
+        let connect = with_connection(ws_event("ws-connect.json"), id);
+        let (status, emf) = invoke_ws(&w, "ws-connect", ws::on_connect, connect, "req-c").await;
+        assert_eq!(status, 200);
+        assert!(emf.get("JoinLatencyMs").is_none(), "only joins are timed");
+    }
+    // A third socket from that address is refused, and counted.
+    let third = with_connection(ws_event("ws-connect.json"), "emf-c-Vx1lZcIM=");
+    let (status, emf) = invoke_ws(&w, "ws-connect", ws::on_connect, third, "req-3").await;
+    assert_eq!((status, emf["RateLimited"].as_u64()), (429, Some(1)));
+    // The first joiner waits; its join is timed.
+    let join = |id| with_connection(ws_event("ws-join-group.json"), id);
+    let (_, emf) = invoke_ws(&w, "ws-join-group", ws::on_join, join(a), "req-a").await;
+    assert_eq!(
+        (emf["Waits"].as_u64(), emf["Pairings"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert!(emf["JoinLatencyMs"].as_f64().is_some_and(|ms| ms >= 0.0));
+    // The second is paired with it.
+    let (_, emf) = invoke_ws(&w, "ws-join-group", ws::on_join, join(b), "req-b").await;
+    assert_eq!(
+        (emf["Waits"].as_u64(), emf["Pairings"].as_u64()),
+        (Some(0), Some(1))
+    );
+    let posts = w.posts.take();
+    let room = only_event(&posts, a, "join_room")["room"]
+        .as_str()
+        .expect("a room")
+        .to_owned();
+    // A report is counted; its reason and excerpt are not in the line.
+    let report = in_room("ws-leave-room-report.json", &room, a);
+    let (_, emf) = invoke_ws(&w, "ws-leave-room", ws::on_ending, report, "req-r").await;
+    assert_eq!(emf["Reports"], 1);
+    // A join over the connection's allowance is refused, and counted.
+    let (_, emf) = invoke_ws(&w, "ws-join-group", ws::on_join, join(b), "req-l").await;
+    assert_eq!(emf["RateLimited"], 1);
+    assert_eq!(
+        only_event(&w.posts.take(), b, "error")["code"],
+        "rate_limited"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_of_timers_fires_concurrently_within_its_bound() {
+    use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+    use circle_functions::timer_function::{MAX_IN_FLIGHT, handle_with};
+    use circle_shared::timers::Timer;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let timer = |i: usize| Timer::ResumeExpiry {
+        room: format!("room-{i}"),
+        pid: format!("p{i}"),
+        conn: format!("c{i}"),
+        due_ms: 0,
+    };
+    let message = |id: String, body: String| {
+        let mut m = SqsMessage::default();
+        m.message_id = Some(id);
+        m.body = Some(body);
+        m
+    };
+    // Two full waves of timers, one message that is no timer, and the last
+    // timer failing.
+    let count = 2 * MAX_IN_FLIGHT;
+    let mut event = SqsEvent::default();
+    event.records = (0..count)
+        .map(|i| {
+            message(
+                format!("m{i}"),
+                serde_json::to_string(&timer(i)).expect("JSON"),
+            )
+        })
+        .chain([message("junk".into(), "not a timer".into())])
+        .collect();
+    // Each firing waits until MAX_IN_FLIGHT of them are in flight together:
+    // one after another, the first would wait for ever.
+    let wave = tokio::sync::Barrier::new(MAX_IN_FLIGHT);
+    let (in_flight, peak) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let failing = timer(count - 1);
+    let fire = |t: Timer| {
+        let (wave, in_flight, peak, failing) = (&wave, &in_flight, &peak, &failing);
+        async move {
+            let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            wave.wait().await;
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+            if t == *failing {
+                Err(circle_shared::ActionError::Busy)
+            } else {
+                Ok(())
+            }
+        }
+    };
+    let response = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        handle_with(event, MAX_IN_FLIGHT, fire),
+    )
+    .await
+    .expect("the batch's timers fire together, not one after another");
+    assert_eq!(
+        peak.load(Ordering::SeqCst),
+        MAX_IN_FLIGHT,
+        "at most the bound at once"
+    );
+    // Only the failed timer goes back to the queue; the junk is dropped.
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, [format!("m{}", count - 1)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_refusals_are_counted_as_retries_and_transaction_conflicts() {
+    use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
+    use circle_shared::aws_sim::{AwsSim, Latency, SimConfig};
+
+    // The embedded DynamoDB behind AWS's behaviour (transactions hold their
+    // items), with no SDK retries: every refusal reaches the core.
+    let sim = AwsSim::new(
+        SimConfig {
+            dynamo_latency: Latency::NONE,
+            post_latency: Latency::NONE,
+            ..SimConfig::default()
+        },
+        Arc::new(SystemClock),
+    );
+    let dynamo = EmbeddedDynamo::memory_with(Some(sim.clone()))
+        .await
+        .expect("the embedded store starts");
+    let tables = TableNames::with_prefix("retries");
+    dynamo.create_tables(&tables).await.expect("tables");
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&dynamo.sdk_config())
+            .endpoint_url(dynamo.endpoint())
+            .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let settings = Settings {
+        max_attempts: 2,
+        hash_key: sample_hash_key(),
+        ..Settings::default()
+    };
+    let posts = Arc::new(Recorder::default());
+    let app = App::new(
+        client.clone(),
+        tables.clone(),
+        posts.clone(),
+        Arc::new(SystemClock),
+        settings,
+    );
+    seed_sample_group(&app, app.now_secs()).await;
+    let w = World {
+        _dynamo: dynamo,
+        app,
+        posts,
+    };
+    let (a, b) = ("retry-a-Vx1lZcI=", "retry-b-Vx1lZcI=");
+    join_sample(&w, a).await;
+    join_sample(&w, b).await;
+    let room = only_event(&w.posts.take(), a, "join_room")["room"]
+        .as_str()
+        .expect("a room")
+        .to_owned();
+    // Another transaction holds a's record and doesn't commit yet.
+    let pause = sim.pause_commits().await;
+    let holder = {
+        let check = ConditionCheck::builder()
+            .table_name(&tables.connections)
+            .key("connection_id", AttributeValue::S(a.to_owned()))
+            .condition_expression("attribute_exists(connection_id)")
+            .build()
+            .expect("a condition check");
+        let item = TransactWriteItem::builder().condition_check(check).build();
+        tokio::spawn(async move {
+            client
+                .transact_write_items()
+                .transact_items(item)
+                .send()
+                .await
+                .map(|_| ())
+        })
+    };
+    sim.held_at_least(1).await;
+    // a's leave is refused each time (TransactionConflict; the store resends
+    // each transaction a few times itself), retried `max_attempts` times, then
+    // given up: a busy store, told as such, which is no rate limit.
+    let leave = in_room("ws-leave-room.json", &room, a);
+    let (status, emf) = invoke_ws(&w, "ws-leave-room", ws::on_ending, leave, "req-t").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        only_event(&w.posts.take(), a, "error")["code"],
+        "rate_limited"
+    );
+    assert_eq!(emf["Retries"], 2);
+    assert!(emf["TransactionConflicts"].as_u64() >= Some(3), "{emf}");
+    assert_eq!(emf["RateLimited"], 0);
+    drop(pause);
+    holder
+        .await
+        .expect("no panic")
+        .expect("the holding transaction commits");
 }

@@ -2,7 +2,11 @@
 //! WebSocket API's protocol and route selection, every route wired to the function
 //! whose binary serves it, the tables' keys and TTL equal to
 //! `circle_shared::db::tables`, and each function's IAM rights exactly what it uses.
+//! `template/operations.rs` checks what an operator relies on: logs, alarms, the
+//! dashboard. (What SAM renders from it is `infra/scripts/sam_translate_check.py`.)
 
+#[path = "template/operations.rs"]
+mod operations;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,6 +36,15 @@ fn at<'a>(v: &'a Value, path: &[&str]) -> &'a Value {
 fn text(v: &Value) -> &str {
     v.as_str()
         .unwrap_or_else(|| panic!("expected a string, got {v:?}"))
+}
+
+/// A list of strings.
+fn texts(v: &Value) -> Vec<&str> {
+    v.as_sequence()
+        .unwrap_or_else(|| panic!("expected a list, got {v:?}"))
+        .iter()
+        .map(text)
+        .collect()
 }
 
 /// `!Tag value` or `{Fn::Long: value}` as (tag, value).
@@ -329,6 +342,7 @@ fn check_table(t: &Value, def: &TableDef) {
         .iter()
         .map(|(name, _)| (*name, "S"))
         .chain(def.index.map(|i| (i.hash_key, "S")))
+        .chain(def.index.map(|i| (i.range_key, "S")))
         .collect();
     assert_eq!(
         attrs, expected_attrs,
@@ -401,6 +415,9 @@ fn rights(t: &Value, function: &str, api: &str) -> BTreeSet<(String, String)> {
             let resource = at(statement, &["Resource"]);
             let target = if let Some(res) = getatt_arn(resource) {
                 res.to_owned()
+            } else if let Some(secret) = ref_target(resource) {
+                // `!Ref` of a secret is its ARN.
+                secret.to_owned()
             } else {
                 let arn = sub_text(resource)
                     .unwrap_or_else(|| panic!("{function}: resource {resource:?}"));
@@ -413,10 +430,11 @@ fn rights(t: &Value, function: &str, api: &str) -> BTreeSet<(String, String)> {
                     "@connections".to_owned()
                 } else if arn == connections("DELETE") {
                     "DELETE @connections".to_owned()
-                } else if let Some(index) =
-                    arn.strip_prefix(&format!("${{{}.Arn}}/index/", CONNECTIONS.logical))
+                } else if let Some((table, index)) = [CONNECTIONS.logical, GROUPS.logical]
+                    .into_iter()
+                    .find_map(|t| Some((t, arn.strip_prefix(&format!("${{{t}.Arn}}/index/"))?)))
                 {
-                    format!("{}/index/{index}", CONNECTIONS.logical)
+                    format!("{table}/index/{index}")
                 } else {
                     panic!("{function}: {arn} is neither this API's @connections nor an index")
                 }
@@ -447,6 +465,7 @@ fn each_function_gets_only_the_rights_it_uses() {
     let api = websocket_api(&t);
     let (g, c, post) = (GROUPS.logical, CONNECTIONS.logical, "@connections");
     let index = format!("{c}/index/by_circle");
+    let listed = format!("{g}/index/listed");
     let manage = ("execute-api:ManageConnections", post);
     let close = ("execute-api:ManageConnections", "DELETE @connections");
     let timers = ("sqs:SendMessage", "TimerQueue");
@@ -465,11 +484,13 @@ fn each_function_gets_only_the_rights_it_uses() {
         ("dynamodb:UpdateItem", g),
         ("dynamodb:DeleteItem", g),
     ];
+    // Joins, leaves, blocks, reports and messages are rate limited: a
+    // connection that keeps going over is closed.
     let joins: Vec<_> = own_record
         .iter()
         .chain(&circle_items)
         .copied()
-        .chain([manage])
+        .chain([manage, close])
         .collect();
     // Round changes and organiser actions: the circle's connections by index too.
     let rounds: Vec<(&str, &str)> = own_record
@@ -483,8 +504,16 @@ fn each_function_gets_only_the_rights_it_uses() {
             manage,
         ])
         .collect();
-    let expected: [(&str, Vec<(&str, &str)>); 8] = [
-        ("ws-connect", vec![("dynamodb:PutItem", c)]),
+    let mut expected: [(&str, Vec<(&str, &str)>); 8] = [
+        // The record, and the source address's socket counters.
+        (
+            "ws-connect",
+            vec![
+                ("dynamodb:PutItem", c),
+                ("dynamodb:GetItem", g),
+                ("dynamodb:UpdateItem", g),
+            ],
+        ),
         (
             "ws-disconnect",
             own_record
@@ -492,6 +521,7 @@ fn each_function_gets_only_the_rights_it_uses() {
                 .copied()
                 .chain([
                     ("dynamodb:PutItem", g),
+                    ("dynamodb:UpdateItem", g),
                     ("dynamodb:DeleteItem", g),
                     timers,
                     manage,
@@ -516,6 +546,7 @@ fn each_function_gets_only_the_rights_it_uses() {
                     ("dynamodb:PutItem", g),
                     ("dynamodb:DeleteItem", g),
                     manage,
+                    close,
                 ])
                 .collect(),
         ),
@@ -528,7 +559,7 @@ fn each_function_gets_only_the_rights_it_uses() {
                 .iter()
                 .copied()
                 .chain([
-                    ("dynamodb:Scan", g),
+                    ("dynamodb:Query", listed.as_str()),
                     ("dynamodb:BatchWriteItem", g),
                     ("dynamodb:BatchWriteItem", c),
                     close,
@@ -536,6 +567,12 @@ fn each_function_gets_only_the_rights_it_uses() {
                 .collect(),
         ),
     ];
+    // The functions that hash read the hash key's secret, and only they.
+    for (bin, want) in &mut expected {
+        if HASHING.contains(bin) {
+            want.push(READ_HASH_KEY);
+        }
+    }
     for (bin, want) in expected {
         let function = function_of_binary(&t, bin);
         assert_eq!(
@@ -594,7 +631,33 @@ fn timers_run_on_an_sqs_queue_read_by_the_timer_function() {
     let visibility = at(props(queue), &["VisibilityTimeout"])
         .as_u64()
         .expect("a number");
-    assert!(visibility >= 6 * timeout, "visibility covers retries");
+    // Lambda refuses a queue that hides a message for less than the function
+    // may run; any longer is how late a failed timer is tried again.
+    assert!(
+        visibility >= timeout,
+        "VisibilityTimeout {visibility} s covers the timer function's {timeout} s"
+    );
+    assert!(
+        visibility <= 60,
+        "a failed timer is retried within a minute, not after {visibility} s"
+    );
+    let batch = at(events[0], &["Properties", "BatchSize"])
+        .as_u64()
+        .expect("a number");
+    assert!(
+        (1..=2).contains(&batch),
+        "a call takes few timers, so they fit its timeout: {batch}"
+    );
+    assert!(
+        usize::try_from(batch).is_ok_and(|b| b <= circle_functions::timer_function::MAX_IN_FLIGHT),
+        "a call's timers all fire at once, so it lasts as long as its slowest"
+    );
+    // Timers that keep failing end in the dead-letter queue (which is alarmed:
+    // operations::the_dead_letter_queue_is_alarmed).
+    assert_eq!(
+        getatt_arn(at(props(queue), &["RedrivePolicy", "deadLetterTargetArn"])),
+        Some("TimerDeadLetterQueue")
+    );
     // Every function that schedules timers is told where the queue is.
     for bin in ["ws-disconnect", HTTP_API_BINARY, TIMER_BINARY] {
         let id = function_of_binary(&t, bin);
@@ -607,27 +670,49 @@ fn timers_run_on_an_sqs_queue_read_by_the_timer_function() {
     }
 }
 
+/// The binaries whose code hashes (`HashKey` in circle_shared): member ids
+/// and resume tokens when they pair (join, leave with `requeue`, a round's
+/// end, a round started by the organiser), organiser keys (HTTP API), source
+/// addresses (the socket counters of `$connect` and `$disconnect`, the HTTP
+/// API's limits). `message` and `$default` hash nothing.
+const HASHING: [&str; 6] = [
+    "ws-connect",
+    "ws-disconnect",
+    "ws-join-group",
+    "ws-leave-room",
+    TIMER_BINARY,
+    HTTP_API_BINARY,
+];
+/// The right to read the hash key, on that one secret.
+const READ_HASH_KEY: (&str, &str) = ("secretsmanager:GetSecretValue", "HashKeySecret");
+
 #[test]
-fn stored_hashes_are_keyed_by_a_generated_secret() {
+fn stored_hashes_are_keyed_by_a_generated_secret_read_only_where_needed() {
     let t = template();
     let secret = resources(&t)["HashKeySecret"];
     assert_eq!(text(at(secret, &["Type"])), "AWS::SecretsManager::Secret");
     at(props(secret), &["GenerateSecretString", "PasswordLength"]);
-    let key = sub_text(at(
-        &t,
-        &[
-            "Globals",
-            "Function",
-            "Environment",
-            "Variables",
-            "HASH_KEY",
-        ],
-    ))
-    .expect("HASH_KEY is a !Sub");
-    assert_eq!(
-        key,
-        "{{resolve:secretsmanager:${HashKeySecret}:SecretString}}"
-    );
+    // Never the key itself in an environment (GetFunctionConfiguration shows it).
+    let globals = at(&t, &["Globals", "Function", "Environment", "Variables"]);
+    assert!(get(globals, "HASH_KEY").is_none());
+    assert!(get(globals, "HASH_KEY_SECRET_ARN").is_none());
+    let binaries = FUNCTIONS
+        .iter()
+        .map(|(_, bin)| *bin)
+        .chain([HTTP_API_BINARY, TIMER_BINARY])
+        .collect::<BTreeSet<_>>();
+    for bin in binaries {
+        let id = function_of_binary(&t, bin);
+        let env = get(props(resources(&t)[&id]), "Environment").and_then(|e| get(e, "Variables"));
+        let var = |name: &str| env.and_then(|e| get(e, name));
+        assert!(var("HASH_KEY").is_none(), "{bin}: no HASH_KEY");
+        let arn = var(circle_functions::aws::HASH_KEY_SECRET_ARN).and_then(ref_target);
+        if HASHING.contains(&bin) {
+            assert_eq!(arn, Some("HashKeySecret"), "{bin} reads the hash key");
+        } else {
+            assert_eq!(arn, None, "{bin} hashes nothing: no hash key");
+        }
+    }
 }
 
 #[test]
@@ -713,20 +798,89 @@ fn functions_are_configured_for_their_api() {
         ("GET", "/{file+}"),
     ];
     assert_eq!(routes, want.into_iter().collect());
+    // Every route is public, and says so: the API's default authorizer (IAM)
+    // closes a route added without `Auth: {Authorizer: NONE}`, and SAM CLI
+    // asks no "has no authentication. Is this okay?" for declared routes.
+    for (name, e) in events {
+        assert_eq!(
+            text(at(e, &["Properties", "Auth", "Authorizer"])),
+            "NONE",
+            "HttpApi event {name:?} is declared public"
+        );
+    }
     let http_apis = of_type(&t, "AWS::Serverless::HttpApi");
     assert_eq!(http_apis.len(), 1);
-    at(
-        props(http_apis.values().next().expect("one")),
-        &["CorsConfiguration", "AllowOrigins"],
+    let api = props(http_apis.values().next().expect("one"));
+    assert_eq!(text(at(api, &["Auth", "DefaultAuthorizer"])), "AWS_IAM");
+    assert_eq!(
+        at(api, &["Auth", "EnableIamAuthorizer"]).as_bool(),
+        Some(true)
     );
+    let methods: BTreeSet<&str> = want.iter().map(|(m, _)| *m).collect();
+    check_cors(at(api, &["CorsConfiguration"]), &methods);
+}
+
+/// SAM takes an intrinsic in an HttpApi's `CorsConfiguration` as the whole
+/// configuration (aws/serverless-application-model#1515), so the `!If` must be
+/// the whole of it, each branch complete: `AllowedOrigins` split, or `*`.
+fn check_cors(cors: &Value, methods: &BTreeSet<&str>) {
+    let (tag, branches) = intrinsic(cors).expect("CorsConfiguration is an !If");
+    assert_eq!(tag, "If", "the whole CorsConfiguration is the !If");
+    let branches = branches.as_sequence().expect("[condition, then, else]");
+    assert_eq!(branches.len(), 3);
+    assert_eq!(text(&branches[0]), "HasAllowedOrigins");
+    for (i, branch) in branches[1..].iter().enumerate() {
+        let keys: BTreeSet<&str> = branch
+            .as_mapping()
+            .unwrap_or_else(|| panic!("CORS branch {i} is a mapping, got {branch:?}"))
+            .keys()
+            .map(text)
+            .collect();
+        assert_eq!(
+            keys,
+            BTreeSet::from(["AllowOrigins", "AllowMethods", "AllowHeaders", "MaxAge"]),
+            "CORS branch {i} is complete"
+        );
+        let list =
+            |key: &str| -> BTreeSet<&str> { texts(at(branch, &[key])).into_iter().collect() };
+        assert_eq!(&list("AllowMethods"), methods, "every route's method");
+        assert!(
+            list("AllowHeaders").is_superset(&BTreeSet::from(["content-type", "authorization"])),
+            "the page's JSON bodies and the organiser's key"
+        );
+    }
+    let (split, args) = intrinsic(at(&branches[1], &["AllowOrigins"])).expect("!Split");
+    assert_eq!(split, "Split");
+    assert_eq!(
+        ref_target(&args.as_sequence().expect("[delimiter, list]")[1]),
+        Some("AllowedOrigins")
+    );
+    assert_eq!(texts(at(&branches[2], &["AllowOrigins"])), ["*"]);
 }
 
 #[test]
 fn parameters_and_outputs_are_there() {
     let t = template();
-    for p in ["StageName", "LogLevel"] {
+    for p in [
+        "StageName",
+        "LogLevel",
+        "AllowedOrigins",
+        "WebSocketRateLimit",
+        "WebSocketBurstLimit",
+        "LobbyShards",
+        "AlarmEmail",
+    ] {
         at(&t, &["Parameters", p]);
     }
+    for (o, target) in [
+        ("TimerQueueUrl", "TimerQueue"),
+        ("TimerDeadLetterQueueUrl", "TimerDeadLetterQueue"),
+        ("AlarmTopicArn", "AlarmTopic"),
+    ] {
+        assert_eq!(ref_target(at(&t, &["Outputs", o, "Value"])), Some(target));
+    }
+    let dashboard = sub_text(at(&t, &["Outputs", "DashboardUrl", "Value"])).expect("a !Sub");
+    assert!(dashboard.starts_with("https://") && dashboard.ends_with("${Dashboard}"));
     for o in ["WebSocketUrl", "ConnectionsUrl", "HttpApiUrl", "PageUrl"] {
         let value = sub_text(at(&t, &["Outputs", o, "Value"]))
             .unwrap_or_else(|| panic!("Outputs.{o} is a !Sub"));

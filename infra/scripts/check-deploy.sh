@@ -5,7 +5,11 @@
 #   2. cfn-lint and `sam validate --lint` on template.yaml, and what SAM's own
 #      providers load from it (infra/scripts/sam_providers_check.py): every
 #      function for `sam build` / `sam local invoke`, the HTTP API routes, and
-#      `sam local start-api` failing on the WebSocket route keys;
+#      `sam local start-api` failing on the WebSocket route keys; and what SAM's
+#      translator renders from it for each AllowedOrigins
+#      (infra/scripts/sam_translate_check.py): the HTTP API's CORS a whole object,
+#      its routes public without a `sam deploy --guided` question each, a log
+#      group per function, the timer queue's visibility;
 #   3. functions/tests: the template matches the code (routes,
 #      binaries, tables, IAM) and every file in events/ runs through its handler
 #      against the embedded DynamoDB;
@@ -16,7 +20,7 @@
 #      POST /groups events;
 #   5. `cargo lambda build --release --arm64 --output-format zip` of all functions
 #      in one cargo invocation, printing each bootstrap.zip size; fails if
-#      any arm64 zip is 2,000,000 bytes or more.
+#      any arm64 zip is 2,100,000 bytes or more.
 #
 #   infra/scripts/check-deploy.sh [--no-release]
 #
@@ -30,10 +34,12 @@ root="$PWD"
 
 # Pinned tools.
 SAM_CLI_VERSION=1.170.0
+# The translator that SAM CLI 1.170.0 requires (it renders the template on deploy).
+SAM_TRANSLATOR_VERSION=1.115.0
 CFN_LINT_VERSION=1.58.0
 CARGO_LAMBDA_VERSION=1.9.2
 ZIGLANG_VERSION=0.17.1
-pins="aws-sam-cli==$SAM_CLI_VERSION cfn-lint==$CFN_LINT_VERSION cargo-lambda==$CARGO_LAMBDA_VERSION ziglang==$ZIGLANG_VERSION"
+pins="aws-sam-cli==$SAM_CLI_VERSION aws-sam-translator==$SAM_TRANSLATOR_VERSION cfn-lint==$CFN_LINT_VERSION cargo-lambda==$CARGO_LAMBDA_VERSION ziglang==$ZIGLANG_VERSION"
 
 release=1
 for arg in "$@"; do
@@ -79,6 +85,10 @@ sam validate --lint --template template.yaml
 # Docker) so that stays true when the template or the pinned SAM changes.
 step "SAM's providers on template.yaml (sam build / local invoke / local start-api)"
 "$venv/bin/python" infra/scripts/sam_providers_check.py template.yaml
+# What CloudFormation gets: SAM's translator on the template, offline, with
+# AllowedOrigins empty and set (the CORS of aws/serverless-application-model#1515).
+step "SAM's translator on template.yaml (CORS, routes, log groups, timer queue)"
+"$venv/bin/python" infra/scripts/sam_translate_check.py template.yaml
 
 # Same package and feature selection as the workspace test run (test.sh), so
 # that after it nothing here recompiles.
@@ -181,7 +191,7 @@ if [ "$release" = 1 ]; then
   # Lambda cold start grows with the package (docs/deploy.md, "Package size").
   # The limit is for the arm64 artifacts that are deployed; an x86-64 fallback
   # build only reports. Every binary in functions/src/bin is a function.
-  limit=2000000
+  limit=2100000
   over=()
   for src in functions/src/bin/*.rs; do
     bin=$(basename "$src" .rs)

@@ -16,7 +16,8 @@ cargo build --release -p circle-local --bin circle-local --example idle_connecti
 
 log="$(mktemp)"
 start_ns="$(date +%s%N)"
-./target/release/circle-local --memory --port "$port" >"$log" 2>&1 &
+# Every socket comes from 127.0.0.1: no per-address socket cap for this run.
+MAX_SOCKETS_PER_ADDRESS=0 ./target/release/circle-local --memory --port "$port" >"$log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -f "$log"' EXIT
 

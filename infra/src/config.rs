@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use circle_shared::Settings;
 use circle_shared::aws_sim::SimConfig;
+use circle_shared::embedded::Access;
 
 /// API Gateway's WebSocket quotas, as the emulator enforces them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +55,8 @@ impl Default for Limits {
 pub enum Storage {
     /// Gone when the stack stops.
     Memory,
-    /// `circle.db` (SQLite) inside this directory, created if absent.
+    /// `circle.db` (SQLite) and `hash.key` inside this directory, created
+    /// if absent; owner-only (`0700`, files `0600`).
     Dir(PathBuf),
 }
 
@@ -77,6 +79,13 @@ pub struct Config {
     pub port: u16,
     /// The embedded DynamoDB's loopback port; 0 picks a free one.
     pub dynamo_port: u16,
+    /// The only credentials the embedded DynamoDB takes; `None` (the default):
+    /// random ones, new every run, known only to the stack.
+    pub dynamo_access: Option<Access>,
+    /// The URL people open the page at (`http(s)://host[:port]`), put in
+    /// organiser links, `config.json` and the page's CSP; `None` (the
+    /// default): the listen address. Never a request's `Host`.
+    pub public_url: Option<String>,
     pub storage: Storage,
     /// The front end; `None` looks for `./web`, then the repository's `web/`.
     pub web_dir: Option<PathBuf>,
@@ -99,6 +108,8 @@ impl Default for Config {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 3000,
             dynamo_port: 0,
+            dynamo_access: None,
+            public_url: None,
             storage: Storage::Dir(PathBuf::from(".circle")),
             web_dir: None,
             stage: "local".to_owned(),

@@ -10,11 +10,13 @@ pub enum StackError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
-    #[error("creating the data directory {path}: {source}")]
+    #[error("preparing the data directory {path}: {source}")]
     DataDir {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
     #[error("embedded DynamoDB: {0}")]
     Dynamo(#[from] EmbeddedError),
+    #[error("the public URL: {0}")]
+    PublicUrl(#[from] crate::public_url::PublicUrlError),
 }

@@ -1,5 +1,7 @@
 //! Plain HTTP routes: the group API (the shared handler the HTTP Lambda runs),
-//! `/config.json` for the page, and `/_local/metrics` for benchmarks.
+//! `/config.json` for the page, and `/_local/metrics` for benchmarks (loopback
+//! callers only). Links and `config.json` use the configured public URL, never
+//! the request's `Host`.
 
 use std::sync::Arc;
 
@@ -25,11 +27,11 @@ pub(crate) async fn groups(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let page_url = format!("http://{}/", authority(&state, &headers));
+    let page_url = state.public.page();
     let source_ip = peer.ip().to_string();
     let request = HttpRequest {
         method: method.as_str(),
-        path: uri.path(),
+        path: uri.path_and_query().map_or(uri.path(), |p| p.as_str()),
         body: &body,
         authorization: headers
             .get(header::AUTHORIZATION)
@@ -52,27 +54,29 @@ pub(crate) async fn groups(
     response
 }
 
-/// The authority the browser used, when it is a plausible one; else ours.
-fn authority(state: &Shared, headers: &HeaderMap) -> String {
-    headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && h.parse::<http::uri::Authority>().is_ok())
-        .map_or_else(|| state.authority.clone(), str::to_owned)
-}
-
 /// `GET /config.json`: where the page finds the APIs.
-pub(crate) async fn config(State(state): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let authority = authority(&state, &headers);
+pub(crate) async fn config(State(state): State<Arc<Shared>>) -> Response {
     let body = json!({
-        "http_url": format!("http://{authority}"),
-        "ws_url": format!("ws://{authority}/ws"),
+        "http_url": state.public.http,
+        "ws_url": state.public.ws,
     });
     ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
+/// `403` unless the caller is on this machine.
+fn refuse_remote(peer: SocketAddr) -> Option<Response> {
+    (!crate::management::loopback(peer.ip()))
+        .then(|| (StatusCode::FORBIDDEN, "served to loopback callers only").into_response())
+}
+
 /// `GET /_local/metrics`: DynamoDB and `@connections` counters, memory, sockets.
-pub(crate) async fn metrics(State(state): State<Arc<Shared>>) -> Response {
+pub(crate) async fn metrics(
+    State(state): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    if let Some(refused) = refuse_remote(peer) {
+        return refused;
+    }
     let memory = proc_stats::memory();
     Json(json!({
         "metrics": state.app.metrics.snapshot(),
@@ -88,7 +92,13 @@ pub(crate) async fn metrics(State(state): State<Arc<Shared>>) -> Response {
 
 /// `POST /_local/metrics/hot_partition/reset`: starts a new hot-partition
 /// measurement, so a bench phase reports its own busiest key-second.
-pub(crate) async fn reset_hot_partition(State(state): State<Arc<Shared>>) -> Response {
+pub(crate) async fn reset_hot_partition(
+    State(state): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    if let Some(refused) = refuse_remote(peer) {
+        return refused;
+    }
     state.app.metrics.reset_hot_partition();
     StatusCode::NO_CONTENT.into_response()
 }

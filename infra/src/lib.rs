@@ -1,9 +1,10 @@
 //! `circle-local`: all of Circle on one machine. One loopback port serves the
 //! page, the group HTTP API, an emulation of API Gateway's WebSocket API (with
 //! the `@connections` management API) and `/_local/metrics`; an embedded
-//! DynamoDB (dynoxide) runs on a second loopback port. The route handlers are the
-//! ones the Lambdas run, reached through the real AWS SDK clients: only endpoints
-//! and credentials differ from AWS.
+//! DynamoDB (dynoxide) runs on a second loopback port, for this stack only
+//! (it refuses browsers and takes only the run's own random credentials). The
+//! route handlers are the ones the Lambdas run, reached through the real AWS
+//! SDK clients: only endpoints and credentials differ from AWS.
 //!
 //! For tests, `POST /_local/connections/{id}/vanish` (loopback only) makes a
 //! client vanish without a close, the way a phone that lost its network does on
@@ -18,6 +19,7 @@
 //! ```
 
 pub mod config;
+mod data_dir;
 pub mod error;
 pub mod event;
 mod http_api;
@@ -25,7 +27,9 @@ pub mod ids;
 pub mod invoke;
 mod management;
 pub mod proc_stats;
+pub mod public_url;
 pub mod registry;
+mod routes;
 mod socket;
 mod web;
 
@@ -35,11 +39,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{any, get};
 use circle_shared::aws_sim::AwsSim;
-use circle_shared::embedded::EmbeddedDynamo;
+use circle_shared::embedded::{Access, EmbeddedDynamo};
 use circle_shared::{ApiGatewayManagement, App, TableNames};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -48,6 +49,7 @@ pub use config::{Config, Limits, Storage};
 pub use error::StackError;
 
 use event::ApiInfo;
+use public_url::PublicUrl;
 use registry::Registry;
 
 /// A shutdown waits for sockets to close and their `$disconnect`s to run while
@@ -66,6 +68,10 @@ pub(crate) struct Shared {
     pub limits: Limits,
     /// `host:port` as clients reach it.
     pub authority: String,
+    /// Where people reach the page and the APIs (`--public-url`).
+    pub public: PublicUrl,
+    /// The page's Content-Security-Policy (it may connect to `public`).
+    pub page_csp: String,
     pub site: web::Site,
     /// Set once shutdown begins: `/ws` refuses new sockets.
     pub closing: AtomicBool,
@@ -103,24 +109,6 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-/// The hash key kept beside the data (`hash.key`, created on first start).
-fn hash_key_in(dir: &std::path::Path) -> std::io::Result<circle_shared::secrets::HashKey> {
-    let path = dir.join("hash.key");
-    match std::fs::read(&path) {
-        Ok(bytes) if bytes.len() >= 32 => Ok(circle_shared::secrets::HashKey::new(bytes)),
-        Ok(_) | Err(_) => {
-            let key = circle_shared::secrets::token(48);
-            std::fs::write(&path, key.as_bytes())?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-            }
-            Ok(circle_shared::secrets::HashKey::new(key.into_bytes()))
-        }
-    }
-}
-
 impl Stack {
     /// Binds the port, opens (or creates) the data, creates the tables if absent,
     /// and serves.
@@ -138,15 +126,19 @@ impl Stack {
             source,
         })?;
         let authority = reachable(addr).to_string();
+        let public = match &config.public_url {
+            Some(url) => PublicUrl::parse(url)?,
+            None => PublicUrl::listening(&authority),
+        };
 
         let data_file = config.storage.file();
         let db = match (&config.storage, &data_file) {
-            (Storage::Dir(dir), Some(file)) => {
-                std::fs::create_dir_all(dir).map_err(|source| StackError::DataDir {
+            (Storage::Dir(dir), Some(_)) => {
+                let file = data_dir::prepare(dir).map_err(|source| StackError::DataDir {
                     path: dir.clone(),
                     source,
                 })?;
-                EmbeddedDynamo::open_file(file)?
+                EmbeddedDynamo::open_file(&file)?
             }
             _ => dynoxide::Database::memory()
                 .map_err(|e| circle_shared::embedded::EmbeddedError::Open(e.to_string()))?,
@@ -155,19 +147,26 @@ impl Stack {
             .aws_sim
             .clone()
             .map(|c| AwsSim::new(c, Arc::new(circle_shared::clock::SystemClock)));
-        let dynamo =
-            EmbeddedDynamo::serve_with(db, config.dynamo_port, config.sweep_every, sim.clone())
-                .await?;
+        let access = config.dynamo_access.clone().unwrap_or_else(Access::random);
+        let dynamo = EmbeddedDynamo::serve_with_access(
+            db,
+            config.dynamo_port,
+            config.sweep_every,
+            sim.clone(),
+            access,
+        )
+        .await?;
         let tables = TableNames::with_prefix("circle");
         dynamo.create_tables(&tables).await?;
 
         let mut settings = config.settings.clone();
         if let Storage::Dir(dir) = &config.storage {
             // Member ids and stored hashes must survive a restart with the data.
-            settings.hash_key = hash_key_in(dir).map_err(|source| StackError::DataDir {
-                path: dir.clone(),
-                source,
-            })?;
+            settings.hash_key =
+                data_dir::hash_key_in(dir).map_err(|source| StackError::DataDir {
+                    path: dir.clone(),
+                    source,
+                })?;
         }
         settings.connection_ttl = settings
             .connection_ttl
@@ -195,6 +194,11 @@ impl Stack {
             },
             limits: config.limits,
             authority,
+            page_csp: circle_shared::headers::content_security_policy([
+                public.http.as_str(),
+                public.ws.as_str(),
+            ]),
+            public,
             site: web::Site::locate(config.web_dir.as_deref()),
             closing: AtomicBool::new(false),
             lambdas: Arc::new(invoke::Lambdas::new(
@@ -205,40 +209,7 @@ impl Stack {
             frames_in_flight_peak: std::sync::atomic::AtomicUsize::new(0),
         });
 
-        let management_limit =
-            DefaultBodyLimit::max(config.limits.max_message_bytes.saturating_mul(2));
-        let connections = || {
-            get(management::get)
-                .post(management::post)
-                .delete(management::delete)
-                .layer(management_limit)
-        };
-        let router = Router::new()
-            .route("/ws", any(socket::upgrade))
-            .route("/@connections/{id}", connections())
-            // As on AWS: https://{api}.execute-api.{region}.amazonaws.com/{stage}/@connections/{id}
-            .route(
-                &format!("/{}/@connections/{{id}}", config.stage),
-                connections(),
-            )
-            .route(
-                "/_local/connections/{id}/vanish",
-                axum::routing::post(management::vanish),
-            )
-            .route("/groups", any(http_api::groups))
-            .route("/groups/{code}", any(http_api::groups))
-            .route("/groups/{code}/{action}", any(http_api::groups))
-            .route("/organizer", any(http_api::groups))
-            .route("/config.json", get(http_api::config))
-            .route("/_local/metrics", get(http_api::metrics))
-            .route(
-                "/_local/metrics/hot_partition/reset",
-                axum::routing::post(http_api::reset_hot_partition),
-            )
-            .fallback(get(web::serve))
-            .layer(DefaultBodyLimit::max(64 * 1024))
-            .with_state(Arc::clone(&shared));
-
+        let router = routes::router(&shared, &config.stage, &config.limits);
         let (stop, stopped) = oneshot::channel::<()>();
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let server = tokio::spawn(async move {
@@ -285,6 +256,12 @@ impl Stack {
     /// `ws://127.0.0.1:PORT/ws`.
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.shared.authority)
+    }
+
+    /// Where people open the page (`--public-url`, else [`Stack::http_url`]),
+    /// without a trailing `/`.
+    pub fn public_url(&self) -> &str {
+        &self.shared.public.http
     }
 
     /// The management API's endpoint, as the SDK wants it.

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use circle_local::public_url::PublicUrl;
 use circle_local::{Config, Limits, Stack, Storage};
 use circle_shared::aws_sim::{Latency, SimConfig};
+use circle_shared::embedded::Access;
 use clap::Parser;
 
 /// mimalloc rather than glibc's malloc: the relay path allocates many small,
@@ -33,9 +35,17 @@ struct Args {
     /// Keep data in memory only (lost on exit).
     #[arg(long, conflicts_with = "data_dir")]
     memory: bool,
+    /// The URL people open the page at, put in organiser links and config.json
+    /// (e.g. https://circle.example behind a proxy; default: the listen address).
+    #[arg(long, env = "CIRCLE_PUBLIC_URL", value_parser = parse_public_url)]
+    public_url: Option<String>,
     /// Port for the embedded DynamoDB endpoint (0: any free port).
     #[arg(long, default_value_t = 0)]
     dynamo_port: u16,
+    /// KEY_ID:SECRET, the only credentials the embedded DynamoDB takes, for
+    /// other processes that must reach it (default: random, new every run).
+    #[arg(long, env = "CIRCLE_DYNAMO_CREDENTIALS", hide_env_values = true, value_parser = parse_credentials)]
+    dynamo_credentials: Option<Access>,
     /// Directory with the web page (default: ./web, else the repository's web/).
     #[arg(long)]
     web_dir: Option<PathBuf>,
@@ -122,6 +132,19 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A `--public-url`, checked.
+fn parse_public_url(s: &str) -> Result<String, String> {
+    PublicUrl::parse(s)
+        .map(|url| url.http)
+        .map_err(|e| e.to_string())
+}
+
+/// `KEY_ID:SECRET`.
+fn parse_credentials(s: &str) -> Result<Access, String> {
+    let (key_id, secret) = s.split_once(':').ok_or("credentials are KEY_ID:SECRET")?;
+    Access::new(key_id, secret).map_err(|e| e.to_string())
+}
+
 fn config(args: Args) -> Config {
     let mut settings = circle_shared::Settings::from_env();
     let origins: Vec<String> = args
@@ -155,6 +178,8 @@ fn config(args: Args) -> Config {
         host: args.host,
         port: args.port,
         dynamo_port: args.dynamo_port,
+        dynamo_access: args.dynamo_credentials,
+        public_url: args.public_url,
         storage: if args.memory {
             Storage::Memory
         } else {
@@ -197,17 +222,43 @@ async fn stop_signal() {
     }
 }
 
+/// Logs to the terminal at `RUST_LOG` (default info), except that the SDK's,
+/// the embedded DynamoDB's and the wire's targets
+/// ([`circle_shared::logs::QUIET_TARGETS`]) stay at info or quieter: at
+/// debug and trace they print items and frames, which hold personal data.
+fn init_logging() {
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    log_subscriber(filter, std::io::stdout).init();
+}
+
+/// The terminal subscriber for `filter`, writing to `writer`.
+fn log_subscriber<W>(
+    filter: tracing_subscriber::EnvFilter,
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    let quiet = Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_targets(circle_shared::logs::directives());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(writer)
+        .finish()
+        .with(quiet)
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let began = Instant::now();
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_target(false)
-        .init();
+    init_logging();
 
     let config = config(args);
     let origins = config.settings.allowed_origins.clone();
@@ -232,11 +283,14 @@ async fn main() -> ExitCode {
         "Circle is running (ready in {} ms)",
         began.elapsed().as_millis()
     );
-    println!("  page          {http}/   ({web})");
+    println!("  page          {}/   ({web})", stack.public_url());
     println!("  HTTP API      {http}/groups");
     println!("  WebSocket     {}", stack.ws_url());
     println!("  @connections  {http}/@connections/{{connectionId}}");
-    println!("  DynamoDB      {}   ({storage})", stack.dynamo_endpoint());
+    println!(
+        "  DynamoDB      {}   ({storage}; this stack only)",
+        stack.dynamo_endpoint()
+    );
     println!("  metrics       {http}/_local/metrics");
     if let Some(sim) = &aws_sim {
         println!(
@@ -271,6 +325,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rust_log_trace_leaves_the_sdk_and_the_store_at_info() {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Out(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Out {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().expect("not poisoned").extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let out = Out::default();
+        let writer = out.clone();
+        let filter = tracing_subscriber::EnvFilter::new("trace,dynoxide=trace");
+        let subscriber = log_subscriber(filter, move || writer.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::trace!(target: "dynoxide::server", "a request body");
+            tracing::debug!(target: "aws_smithy_runtime::client", "an SDK request");
+            tracing::debug!(target: "tungstenite::protocol", "a frame");
+            tracing::info!(target: "aws_smithy_runtime::client", "kept");
+            tracing::debug!(target: "circle_local::socket", "ours");
+        });
+        let text = String::from_utf8(out.0.lock().expect("not poisoned").clone()).expect("UTF-8");
+        for hidden in ["a request body", "an SDK request", "a frame"] {
+            assert!(!text.contains(hidden), "{hidden:?} in {text}");
+        }
+        assert!(text.contains("kept") && text.contains("ours"), "{text}");
+    }
+
+    #[test]
     fn durations_parse() {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
@@ -301,6 +387,14 @@ mod tests {
         assert_eq!(config.limits.idle_timeout, Duration::from_secs(1));
         assert!(Args::try_parse_from(["circle-local", "--memory", "--data-dir", "x"]).is_err());
         assert_eq!(config.aws_sim, None, "off by default");
+        assert_eq!(config.public_url, None, "the listen address by default");
+        assert_eq!(config.dynamo_access, None, "random credentials by default");
+        let public = config_of(&["circle-local", "--public-url", "https://circle.example/"]);
+        assert_eq!(public.public_url.as_deref(), Some("https://circle.example"));
+        assert!(Args::try_parse_from(["circle-local", "--public-url", "circle.example"]).is_err());
+        let creds = config_of(&["circle-local", "--dynamo-credentials", "dev:s3cret"]);
+        assert_eq!(creds.dynamo_access, Access::new("dev", "s3cret").ok());
+        assert!(Args::try_parse_from(["circle-local", "--dynamo-credentials", "dev"]).is_err());
         let sim = config_of(&["circle-local", "--aws-sim", "--sim-partition-wcu", "50"]);
         assert_eq!(sim.aws_sim.map(|s| s.partition_wcu), Some(50.0));
         assert!(

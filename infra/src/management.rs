@@ -3,9 +3,10 @@
 //! talk to it: POST sends a frame, GET describes the connection, DELETE closes it,
 //! 410 `GoneException` for ids that are not (or no longer) connected.
 //!
-//! AWS signs these calls with IAM; locally only loopback callers are served.
+//! AWS signs these calls with IAM; locally only loopback callers are served
+//! ([`loopback`], which `/_local/*` uses too).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -17,6 +18,12 @@ use serde_json::json;
 use crate::Shared;
 use crate::ids;
 use crate::registry::{Connection, Outbound, SendError};
+
+/// Whether a caller is on this machine; an IPv4 loopback address mapped into
+/// IPv6 (`::ffff:127.0.0.1`, what a dual-stack `[::]` listener sees) counts.
+pub(crate) fn loopback(ip: IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
+}
 
 /// The close code a `DELETE` closes the socket with.
 pub const DELETE_CLOSE_CODE: u16 = 1000;
@@ -43,7 +50,7 @@ fn gone() -> Response {
 
 /// The connection, or the answer to give instead.
 fn lookup(state: &Shared, peer: SocketAddr, id: &str) -> Result<Arc<Connection>, Box<Response>> {
-    if !peer.ip().is_loopback() {
+    if !loopback(peer.ip()) {
         return Err(Box::new(aws_error(
             StatusCode::FORBIDDEN,
             "ForbiddenException",
@@ -124,7 +131,7 @@ pub(crate) async fn vanish(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
 ) -> Response {
-    if !peer.ip().is_loopback() {
+    if !loopback(peer.ip()) {
         return StatusCode::FORBIDDEN.into_response();
     }
     match state.registry.get(&id) {

@@ -1,6 +1,8 @@
 //! The front end: files from the `web/` directory and its folders (the page's ES
 //! modules: `main.js`, `lib/dom.js`, `screens/chat.js`, …), read from disk on each
 //! request (so edits show on reload), or a placeholder page when there is none.
+//! Every answer carries the page's security headers (a strict CSP, `nosniff`,
+//! no referrer; [`circle_shared::headers`]), as on AWS.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -92,6 +94,13 @@ fn not_found() -> Response {
 
 /// `GET /` and any other path no route claims.
 pub(crate) async fn serve(State(state): State<Arc<Shared>>, uri: Uri) -> Response {
+    let mut response = file(&state, &uri).await;
+    circle_shared::headers::insert(response.headers_mut(), &state.page_csp);
+    response
+}
+
+/// The file at `uri`'s path, the placeholder, or a 404.
+async fn file(state: &Shared, uri: &Uri) -> Response {
     let Some(dir) = &state.site.dir else {
         return if uri.path() == "/" {
             (
@@ -128,6 +137,40 @@ pub(crate) async fn serve(State(state): State<Arc<Shared>>, uri: Uri) -> Respons
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn every_file_of_the_page_has_the_security_headers() {
+        let config = crate::Config {
+            public_url: Some("https://circle.example".to_owned()),
+            ..crate::Config::ephemeral()
+        };
+        let stack = crate::Stack::start(config).await.expect("starts");
+        for path in ["/", "/main.js", "/style.css", "/nope.js"] {
+            let uri: Uri = path.parse().expect("a path");
+            let response = serve(State(Arc::clone(&stack.shared)), uri).await;
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+            assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
+            let csp = header("content-security-policy");
+            for directive in [
+                "default-src 'self'",
+                "connect-src 'self' https://circle.example wss://circle.example",
+                "frame-ancestors 'none'",
+                "base-uri 'none'",
+                "form-action 'self'",
+            ] {
+                assert!(csp.contains(directive), "{path}: {csp} has {directive}");
+            }
+        }
+        stack.shutdown().await;
+    }
 
     #[test]
     fn paths_stay_inside_the_directory() {

@@ -14,7 +14,7 @@ use crate::ratelimit::{Limiter, RateLimits};
 use crate::secrets::HashKey;
 use crate::timers::{NoTimers, Timer, TimerQueue};
 
-/// Tunables. Defaults follow DESIGN.md and API Gateway's limits.
+/// Tunables. Defaults follow `docs/design.md` and API Gateway's limits.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// How long a circle lives (3 days).
@@ -40,7 +40,7 @@ pub struct Settings {
     /// `Origin` (non-browsers) are always accepted.
     pub allowed_origins: Option<Vec<String>>,
     /// How long a room is held for a member whose socket dropped without
-    /// `leave_room` (DESIGN.md Part 2).
+    /// `leave_room` (`docs/design.md` Part 2).
     pub resume_grace: Duration,
     /// A waiter not heard from (join or keep-alive) for this long is not paired.
     pub presence_window: Duration,
@@ -55,6 +55,7 @@ pub struct Settings {
     pub lobby_shards: u32,
     /// Lobby entries read per page.
     pub lobby_page: i32,
+    /// Rate limits per connection and per source address.
     pub limits: RateLimits,
     /// The page's base URL for `organizer_url` when a request does not tell it.
     pub public_url: Option<String>,
@@ -63,8 +64,9 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Defaults, with `ALLOWED_ORIGINS` (comma-separated), `HASH_KEY`, `HTTP_URL`
-    /// and `LOBBY_SHARDS` read from the environment.
+    /// Defaults, with `ALLOWED_ORIGINS` (comma-separated), `HASH_KEY`, `HTTP_URL`,
+    /// `LOBBY_SHARDS`, `MAX_SOCKETS_PER_ADDRESS` and `REQUESTS_PER_MINUTE_PER_ADDRESS`
+    /// (0: no cap) read from the environment.
     pub fn from_env() -> Self {
         let var = |name: &str| {
             std::env::var(name)
@@ -81,8 +83,22 @@ impl Settings {
             (!list.is_empty()).then_some(list)
         });
         let defaults = Self::default();
+        let number =
+            |name: &str, default: u32| var(name).and_then(|v| v.parse().ok()).unwrap_or(default);
+        let limits = RateLimits {
+            max_sockets_per_address: number(
+                "MAX_SOCKETS_PER_ADDRESS",
+                defaults.limits.max_sockets_per_address,
+            ),
+            requests_per_minute: number(
+                "REQUESTS_PER_MINUTE_PER_ADDRESS",
+                defaults.limits.requests_per_minute,
+            ),
+            ..defaults.limits
+        };
         Self {
             allowed_origins,
+            limits,
             hash_key: var("HASH_KEY")
                 .map(|k| HashKey::new(k.into_bytes()))
                 .unwrap_or(defaults.hash_key.clone()),
@@ -124,12 +140,19 @@ impl Default for Settings {
 /// The handlers' context.
 #[derive(Clone)]
 pub struct App {
+    /// The DynamoDB tables, with every request counted into `metrics`.
     pub store: Store,
+    /// `@connections`, with every call counted into `metrics`.
     pub gateway: Arc<dyn Gateway>,
+    /// Time: real, or driven by hand in tests.
     pub clock: Arc<dyn Clock>,
+    /// The tunables.
     pub settings: Settings,
+    /// Counters of every DynamoDB request, `@connections` call and timer.
     pub metrics: Arc<Metrics>,
+    /// Where timers are scheduled; [`NoTimers`] unless set with [`App::with_timers`].
     pub timers: Arc<dyn TimerQueue>,
+    /// This process's rate-limit buckets.
     pub limiter: Arc<Limiter>,
 }
 
@@ -186,10 +209,12 @@ impl App {
         )
     }
 
+    /// Now from the app's clock, in epoch milliseconds.
     pub fn now_ms(&self) -> i64 {
         self.clock.now_millis()
     }
 
+    /// Now from the app's clock, in epoch seconds.
     pub fn now_secs(&self) -> i64 {
         self.clock.now_secs()
     }

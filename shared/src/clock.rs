@@ -5,8 +5,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 /// Milliseconds since the Unix epoch.
 pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Now, in milliseconds since the Unix epoch.
     fn now_millis(&self) -> i64;
 
+    /// Now, in whole seconds since the Unix epoch (rounded down).
     fn now_secs(&self) -> i64 {
         self.now_millis().div_euclid(1000)
     }
@@ -27,6 +29,7 @@ impl Clock for SystemClock {
 pub struct ManualClock(AtomicI64);
 
 impl ManualClock {
+    /// A clock stopped at `start_millis` (epoch ms).
     pub fn new(start_millis: i64) -> Self {
         Self(AtomicI64::new(start_millis))
     }
@@ -36,6 +39,7 @@ impl ManualClock {
         Self::new(SystemClock.now_millis())
     }
 
+    /// Moves the clock forward by `by`.
     pub fn advance(&self, by: std::time::Duration) {
         let ms = i64::try_from(by.as_millis()).expect("advance by less than 292 million years");
         self.0.fetch_add(ms, Ordering::SeqCst);

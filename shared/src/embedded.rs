@@ -1,6 +1,13 @@
-//! The embedded DynamoDB: dynoxide served in-process on a loopback port, reached
-//! through the real `aws-sdk-dynamodb` client. dynoxide does not sweep TTL by
+//! The embedded DynamoDB: dynoxide run in this process behind an endpoint of
+//! ours on a loopback port (`embedded/front.rs`), reached through the real
+//! `aws-sdk-dynamodb` client. Only the stack reaches it: browsers are refused
+//! and every request must be signed with the store's own credentials
+//! ([`guard`], random per run unless given). dynoxide does not sweep TTL by
 //! itself, so a timer does.
+
+pub(crate) mod dispatch;
+mod front;
+pub mod guard;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -8,34 +15,38 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dynoxide::Database;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::aws_sim::AwsSim;
-use crate::aws_sim::proxy::SimFront;
 use crate::db::StoreError;
 use crate::db::tables::{TableNames, create_tables};
+use front::Front;
+pub use guard::{Access, AccessError};
 
 /// Why the embedded store could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddedError {
+    /// dynoxide could not open the database (or the file path is not UTF-8).
     #[error("opening the database: {0}")]
     Open(String),
+    /// A loopback port could not be bound.
     #[error("binding the DynamoDB port: {0}")]
     Bind(#[from] std::io::Error),
+    /// The tables could not be created.
     #[error("creating tables: {0}")]
     Tables(#[from] StoreError),
 }
 
 /// A running embedded DynamoDB endpoint.
 pub struct EmbeddedDynamo {
+    /// Where clients connect (loopback).
     pub addr: SocketAddr,
+    /// The database served; it stays usable after [`EmbeddedDynamo::shutdown`].
     pub db: Database,
     /// The `--aws-sim` simulation in front of it, if on.
     pub sim: Option<Arc<AwsSim>>,
-    front: Option<SimFront>,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<Result<(), String>>>,
+    access: Access,
+    front: Option<Front>,
     sweeper: JoinHandle<()>,
 }
 
@@ -51,35 +62,28 @@ impl EmbeddedDynamo {
     }
 
     /// As [`EmbeddedDynamo::serve`], with AWS's behaviour simulated in front of
-    /// the store when `sim` is given: `port` is then the simulation's, and
-    /// dynoxide listens on a private loopback port behind it.
+    /// the store when `sim` is given, and fresh random credentials.
     pub async fn serve_with(
         db: Database,
         port: u16,
         sweep_every: Duration,
         sim: Option<Arc<AwsSim>>,
     ) -> Result<Self, EmbeddedError> {
-        let public = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-        let (listener, front) = match &sim {
-            Some(sim) => {
-                let inner = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-                let inner_url = format!("http://{}/", inner.local_addr()?);
-                (inner, Some(SimFront::serve(public, sim.clone(), inner_url)))
-            }
-            None => (public, None),
-        };
-        let addr = match &front {
-            Some(f) => f.addr,
-            None => listener.local_addr()?,
-        };
-        let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(dynoxide::server::serve_with_shutdown(
-            listener,
-            db.clone(),
-            async move {
-                let _ = rx.await;
-            },
-        ));
+        Self::serve_with_access(db, port, sweep_every, sim, Access::random()).await
+    }
+
+    /// As [`EmbeddedDynamo::serve_with`], accepting only requests signed with
+    /// `access`.
+    pub async fn serve_with_access(
+        db: Database,
+        port: u16,
+        sweep_every: Duration,
+        sim: Option<Arc<AwsSim>>,
+        access: Access,
+    ) -> Result<Self, EmbeddedError> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        let front = Front::serve(listener, db.clone(), access.clone(), sim.clone());
+        let addr = front.addr;
         let sweep_db = db.clone();
         let sweeper = tokio::spawn(async move {
             let mut tick = tokio::time::interval(sweep_every);
@@ -99,9 +103,8 @@ impl EmbeddedDynamo {
             addr,
             db,
             sim,
-            front,
-            shutdown: Some(tx),
-            server: Some(server),
+            access,
+            front: Some(front),
             sweeper,
         })
     }
@@ -113,8 +116,16 @@ impl EmbeddedDynamo {
 
     /// In memory, on a free port, with or without the simulation.
     pub async fn memory_with(sim: Option<Arc<AwsSim>>) -> Result<Self, EmbeddedError> {
+        Self::memory_with_access(sim, Access::random()).await
+    }
+
+    /// In memory, on a free port, accepting only requests signed with `access`.
+    pub async fn memory_with_access(
+        sim: Option<Arc<AwsSim>>,
+        access: Access,
+    ) -> Result<Self, EmbeddedError> {
         let db = Database::memory().map_err(|e| EmbeddedError::Open(e.to_string()))?;
-        Self::serve_with(db, 0, Duration::from_secs(60), sim).await
+        Self::serve_with_access(db, 0, Duration::from_secs(60), sim, access).await
     }
 
     /// File-backed at `path`.
@@ -125,13 +136,33 @@ impl EmbeddedDynamo {
         Database::new(path).map_err(|e| EmbeddedError::Open(e.to_string()))
     }
 
+    /// The endpoint URL for a DynamoDB client: `http://{addr}`.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    /// A client for this endpoint.
+    /// The credentials it accepts.
+    pub fn access(&self) -> &Access {
+        &self.access
+    }
+
+    /// The local SDK configuration ([`crate::app::local_sdk_config`]) with
+    /// this store's credentials, for a client built by hand.
+    pub fn sdk_config(&self) -> crate::sdk::SdkConfig {
+        crate::app::local_sdk_config()
+            .to_builder()
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                self.access.credentials(),
+            ))
+            .build()
+    }
+
+    /// A client for this endpoint, with its credentials.
     pub fn client(&self) -> aws_sdk_dynamodb::Client {
-        crate::app::local_dynamodb_client(&self.endpoint())
+        let config = aws_sdk_dynamodb::config::Builder::from(&self.sdk_config())
+            .endpoint_url(self.endpoint())
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
     }
 
     /// Creates the tables, unless they exist.
@@ -145,20 +176,11 @@ impl EmbeddedDynamo {
         if let Some(front) = self.front.take() {
             front.shutdown().await;
         }
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(server) = self.server.take() {
-            let _ = server.await;
-        }
     }
 }
 
 impl Drop for EmbeddedDynamo {
     fn drop(&mut self) {
         self.sweeper.abort();
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
     }
 }

@@ -8,35 +8,53 @@ use crate::protocol::{ErrorCode, ProtocolError};
 /// Why a WebSocket action did not happen.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ActionError {
+    /// The frame could not be understood.
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
+    /// No live circle has that access code.
     #[error("no circle with that access code")]
     CircleNotFound,
+    /// The circle has expired.
     #[error("this circle has expired")]
     CircleExpired,
+    /// In a room the action can't be taken from (e.g. `join_group` for another circle).
     #[error("you are already in a room; leave it first")]
     AlreadyInRoom,
+    /// The frame names a room this connection is not in.
     #[error("you are not in that room")]
     NotInRoom,
+    /// A relayed `message` would be over the gateway's frame limit.
     #[error("the message is larger than {limit} bytes once relayed")]
-    PayloadTooLarge { limit: usize },
+    PayloadTooLarge {
+        /// The limit, in bytes (`Settings::max_frame_bytes`).
+        limit: usize,
+    },
+    /// The store kept refusing (lost races, throttles) past the attempts or the time allowed;
+    /// sent as `rate_limited`.
     #[error("too much going on right now; try again")]
     Busy,
+    /// This connection is over its rate limit, or marked throttled.
     #[error("slow down: too many requests from this connection")]
     RateLimited,
+    /// The organiser removed this member from the circle.
     #[error("you were removed from this circle by its organiser")]
     Removed,
+    /// The partner's socket dropped and their seat is held; the message was not relayed.
     #[error("your partner's connection dropped; they may be back in a moment")]
     PartnerAway,
+    /// No record for this connection (it expired, or `$connect` never stored it).
     #[error("this connection is not known; reconnect")]
     UnknownConnection,
+    /// The store failed.
     #[error("storage error: {0}")]
     Store(#[from] StoreError),
+    /// `@connections` failed.
     #[error("gateway error: {0}")]
     Gateway(#[from] GatewayError),
 }
 
 impl ActionError {
+    /// The protocol's error code for it; a busy store and throttles are `rate_limited`.
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::Protocol(_) | Self::AlreadyInRoom | Self::UnknownConnection => {

@@ -19,6 +19,7 @@ pub enum GatewayError {
     /// The management API throttled us (HTTP 429).
     #[error("throttled by the gateway")]
     Throttled,
+    /// Any other failure (network, credentials, service), described.
     #[error("@connections request failed: {0}")]
     Other(String),
 }
@@ -109,6 +110,7 @@ pub struct CountingGateway {
 }
 
 impl CountingGateway {
+    /// Counts calls to `inner` into `metrics`.
     pub fn new(inner: Arc<dyn Gateway>, metrics: Arc<Metrics>) -> Self {
         Self { inner, metrics }
     }

@@ -11,11 +11,11 @@
 //!
 //! | layer | modules | what |
 //! |---|---|---|
-//! | leaves | [`clock`], [`code`], [`secrets`], [`prompts`], [`protocol`], [`timers`] | time, access codes, keyed hashes, icebreakers, the wire format, what a timer is |
+//! | leaves | [`clock`], [`code`], [`secrets`], [`prompts`], [`protocol`], [`timers`], [`headers`], [`logs`] | time, access codes, keyed hashes, icebreakers, the wire format, what a timer is, the page's security headers, the dependencies' logs kept quiet |
 //! | storage | [`db`] | items, `StoreError`, the client, transactions with named slots, keys (and the glossary of short attribute names), tables, metrics |
 //! | records | [`model`] | the records and their item shapes |
 //! | rules | [`rules`] | pure: who may be paired and in what order; whom to pair in a round |
-//! | context | [`gateway`], [`ratelimit`], [`app`], [`error`] | `@connections`, rate limits, the `App` every handler gets, `ActionError` |
+//! | context | [`gateway`], [`ratelimit`], [`app`], [`error`], [`edge`] | `@connections`, rate limits, the `App` every handler gets, `ActionError`, per-address limits counted in DynamoDB |
 //! | domain | [`circle`], [`presence`], [`pairing`], [`rounds`], [`organizer`] | circles in the store, who is connected, the pairing actions, rounds, the organiser |
 //! | routes | [`handlers`] | WebSocket routes, HTTP routes, firing timers |
 //! | local only | `embedded`, `aws_sim` (feature `embedded`) | dynoxide in-process, and AWS's behaviour simulated in front of it |
@@ -43,6 +43,8 @@
 //! 5. An error on the way is an [`ActionError`] ([`error`]), sent back as the
 //!    protocol's `error` frame by [`handlers::ws`].
 
+#![warn(missing_docs)]
+
 pub mod app;
 #[cfg(feature = "embedded")]
 pub mod aws_sim;
@@ -50,11 +52,14 @@ pub mod circle;
 pub mod clock;
 pub mod code;
 pub mod db;
+pub mod edge;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod error;
 pub mod gateway;
 pub mod handlers;
+pub mod headers;
+pub mod logs;
 
 pub mod model;
 pub mod organizer;

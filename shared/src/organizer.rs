@@ -20,43 +20,68 @@ use crate::protocol::{LeftReason, ServerEvent};
 /// Reports shown at most.
 pub const REPORTS_SHOWN: i32 = 100;
 
+/// Someone a report names.
 #[derive(Debug, Clone, Serialize)]
 pub struct Person {
+    /// Display name.
     pub name: String,
+    /// Member id, as `POST /groups/{code}/remove` takes it.
     pub member_id: String,
 }
 
+/// A report as the organiser sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportView {
+    /// The report item's sort key (`{at_ms:013}#{rand}`).
     pub id: String,
+    /// When it was made (RFC 3339, UTC, milliseconds).
     pub at: String,
+    /// The reporter's `reason`.
     pub reason: String,
     /// Exactly as the reporter's client sent it.
     pub excerpt: Value,
+    /// Who reported.
     pub reporter: Person,
+    /// Whom the report is about.
     pub reported: Person,
 }
 
+/// A circle's rounds as the organiser sees them.
 #[derive(Debug, Clone, Serialize)]
 pub struct RoundView {
+    /// The current round; 0 before any.
     pub number: u32,
+    /// Round length in minutes; `None` before any round.
     pub minutes: Option<u32>,
+    /// When the current round ends (RFC 3339, UTC, milliseconds), while rounds run.
     pub ends_at: Option<String>,
+    /// Seconds to `ends_at`, while rounds run.
     pub seconds_left: Option<i64>,
+    /// Whether rounds are running.
     pub active: bool,
 }
 
+/// The organiser's live view of a circle: the answer to `GET /groups/{code}/organizer`
+/// and `GET /organizer`.
 #[derive(Debug, Clone, Serialize)]
 pub struct OrganizerView {
+    /// The circle, with its code and id.
     pub circle: CircleView,
+    /// Connections waiting in the lobby now.
     pub waiting: u64,
+    /// Connections in a room now (paired, or away with the seat held).
     pub chatting: u64,
+    /// Rooms formed so far (summed over the counter shards).
     pub chats: i64,
+    /// Members so far: joins with no member record yet (summed over the counter shards).
     pub members: i64,
+    /// The rounds.
     pub round: RoundView,
+    /// The newest reports, newest first, at most [`REPORTS_SHOWN`].
     pub reports: Vec<ReportView>,
 }
 
+/// The circle's rounds for the organiser, `seconds_left` counted from now.
 pub fn round_view(app: &App, c: &Circle) -> RoundView {
     let started = c.round.number > 0;
     RoundView {

@@ -1,6 +1,7 @@
 //! The WebSocket protocol: client actions (routed by `action`) and server events
-//! (tagged by `event`), as in DESIGN.md. Parsing never panics: anything malformed
-//! becomes a [`ProtocolError`] that the handlers turn into an `error` event.
+//! (tagged by `event`), as in `docs/design.md` (section 3). Parsing never panics:
+//! anything malformed becomes a [`ProtocolError`] that the handlers turn into an
+//! `error` event.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -16,42 +17,63 @@ pub const RESERVED_MESSAGE_KEYS: [&str; 5] = ["action", "event", "room", "from",
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
+    /// `bad_request`: a malformed frame, an unknown action, or one the connection can't take
+    /// now (e.g. `join_group` while in a room of another circle).
     BadRequest,
+    /// `group_not_found`: no live circle has that access code.
     GroupNotFound,
+    /// `group_expired`: the circle has expired.
     GroupExpired,
+    /// `not_in_room`: the frame names a room the sender is not in.
     NotInRoom,
+    /// `payload_too_large`: the relayed message would be over the gateway's frame limit.
     PayloadTooLarge,
+    /// `rate_limited`: over the rate limit, or too busy right now; try again.
     RateLimited,
+    /// `removed`: the organiser removed this member from the circle.
     Removed,
+    /// `partner_away`: the partner's socket dropped and their seat is held; nothing was relayed.
     PartnerAway,
+    /// `internal`: our failure; the details stay in the logs.
     Internal,
 }
 
 /// Why a frame could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtocolError {
+    /// The frame is not JSON.
     #[error(
         "frames must be JSON objects, e.g. {{\"action\":\"join_group\",\"access_code\":\"…\"}}"
     )]
     NotJson,
+    /// The frame is JSON but not an object.
     #[error("frames must be JSON objects with an \"action\" key")]
     NotAnObject,
+    /// No `action` key, or `null`.
     #[error("missing \"action\"")]
     MissingAction,
+    /// An `action` the protocol doesn't have (cut to 64 characters).
     #[error(
         "unknown action {0:?}; expected join_group, message, leave_room, block, report or resume"
     )]
     UnknownAction(String),
+    /// A required string field is missing, `null` or blank.
     #[error("missing or empty \"{0}\"")]
     MissingField(&'static str),
+    /// A field has the wrong JSON type.
     #[error("\"{field}\" must be {expected}")]
     WrongType {
+        /// The field's key.
         field: &'static str,
+        /// What it must be, e.g. "a string".
         expected: &'static str,
     },
+    /// A field has the right type but a value out of bounds or of the wrong shape.
     #[error("\"{field}\" {message}")]
     Invalid {
+        /// The field's key.
         field: &'static str,
+        /// What is wrong with it, e.g. "must be at most 500 characters".
         message: &'static str,
     },
 }
@@ -67,15 +89,21 @@ pub const MAX_EXCERPT_TEXT: usize = 1000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExcerptFrom {
+    /// `me`: the reporter wrote it.
     Me,
+    /// `partner`: the reported partner wrote it.
     Partner,
 }
 
 /// One message of a report's excerpt, exactly as the reporter's client sent it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExcerptItem {
+    /// `from`: who wrote it.
     pub from: ExcerptFrom,
+    /// `text`: the message, at most [`MAX_EXCERPT_TEXT`] characters.
     pub text: String,
+    /// `sent_at`: when it was sent, as the client recorded it (at most 64 bytes; empty if
+    /// absent).
     #[serde(default)]
     pub sent_at: String,
 }
@@ -83,7 +111,10 @@ pub struct ExcerptItem {
 /// A parsed client frame.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientAction {
+    /// `join_group`: enter a circle's lobby and get paired. Sent again while waiting, it is
+    /// the keep-alive.
     JoinGroup {
+        /// `access_code`, trimmed; any spelling [`crate::code::AccessCode::parse`] accepts.
         access_code: String,
         /// Trimmed, at most [`MAX_NAME_CHARS`], "Anonymous" when blank.
         name: String,
@@ -92,27 +123,44 @@ pub enum ClientAction {
         /// The circle's stable id, when the client knows it (saves a read).
         circle: Option<String>,
     },
+    /// `message`: relay the frame's other keys to both members of the room.
     Message {
+        /// `room`: the room to relay to.
         room: String,
         /// The sender's other keys, reserved ones removed.
         body: Map<String, Value>,
     },
+    /// `leave_room`: end the room for both members.
     LeaveRoom {
+        /// `room`: the room to end.
         room: String,
+        /// `requeue` (default `false`): go back to the lobby afterwards ("Next").
         requeue: bool,
     },
+    /// `block`: end the room, and never be paired with this partner again in the circle.
     Block {
+        /// `room`: the room (or the last room, within 10 minutes of its end).
         room: String,
+        /// `requeue` (default `false`): go back to the lobby afterwards.
         requeue: bool,
     },
+    /// `report`: a block, plus a report stored for the organiser.
     Report {
+        /// `room`: the room (or the last room, within 10 minutes of its end).
         room: String,
+        /// `reason`: 1 to [`MAX_REASON_CHARS`] characters.
         reason: String,
+        /// `excerpt`: messages the reporter's client attached, at most
+        /// [`MAX_EXCERPT_ITEMS`]; empty if absent.
         excerpt: Vec<ExcerptItem>,
+        /// `requeue` (default `false`): go back to the lobby afterwards.
         requeue: bool,
     },
+    /// `resume`: take back a held seat from a new connection, within the grace period.
     Resume {
+        /// `room`: the room whose seat is held.
         room: String,
+        /// `token`: the seat's secret, as `join_room` gave it in `resume`.
         token: String,
     },
 }
@@ -295,22 +343,29 @@ fn truncate(s: &str, max_chars: usize) -> String {
 /// The group as a member sees it in the lobby.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CircleInfo {
+    /// `name`: the circle's name.
     pub name: String,
+    /// `description`: the circle's description.
     pub description: String,
+    /// `rules`: the organiser's rules, in order.
     pub rules: Vec<String>,
 }
 
 /// Someone in a room: display name and an opaque per-room id (never a connection id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Participant {
+    /// `name`: the display name.
     pub name: String,
+    /// `id`: the participant id, per room and per side.
     pub id: String,
 }
 
 /// A round as members see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoundInfo {
+    /// `number`: the round under way (1, 2, ...); 0 in a `round` event means rounds stopped.
     pub number: u32,
+    /// `minutes`: the round's length in minutes; absent when rounds stopped.
     pub minutes: Option<u32>,
     /// RFC 3339.
     pub ends_at: Option<String>,
@@ -322,7 +377,9 @@ pub struct RoundInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LeftReason {
+    /// `left`: the partner left, blocked, reported or was removed (which one is never told).
     Left,
+    /// `disconnected`: the partner's socket dropped and the resume grace ran out.
     Disconnected,
 }
 
@@ -330,16 +387,23 @@ pub enum LeftReason {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ServerEvent {
+    /// `waiting`: in the lobby, not paired yet; a long waiter gets it again with a new count.
     Waiting {
+        /// `group`: the circle being waited in.
         group: CircleInfo,
+        /// `waiting`: how many are in the lobby.
         waiting: u32,
         /// The round under way, if rounds run.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         round: Option<RoundInfo>,
     },
+    /// `join_room`: paired into a room (or back in it after a `resume`).
     JoinRoom {
+        /// `room`: the room id, which later actions name.
         room: String,
+        /// `user`: the recipient's own display name.
         user: String,
+        /// `match`: the partner.
         #[serde(rename = "match")]
         partner: Participant,
         /// An icebreaker, the same for both.
@@ -349,49 +413,76 @@ pub enum ServerEvent {
         /// When a round's room ends (RFC 3339).
         #[serde(skip_serializing_if = "Option::is_none", default)]
         ends_at: Option<String>,
+        /// `seconds_left`: seconds to `ends_at` when sent, in a round's room.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         seconds_left: Option<i64>,
+        /// `resumed`: `true` after a `resume`; absent on a new pairing.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         resumed: Option<bool>,
     },
+    /// `message`: a relayed message, sent to both members (the sender gets an echo).
     Message {
+        /// `room`: the room it was sent in.
         room: String,
+        /// `from`: the sender.
         from: Participant,
+        /// `sent_at`: when the server relayed it (RFC 3339, UTC, milliseconds).
         sent_at: String,
+        /// The sender's own keys, flattened into the event (reserved ones removed).
         #[serde(flatten)]
         body: Map<String, Value>,
     },
+    /// `partner_left`: the partner is gone and the room has ended.
     PartnerLeft {
+        /// `room`: the room that ended.
         room: String,
+        /// `reason`: `left` or `disconnected`.
         reason: LeftReason,
     },
+    /// `partner_away`: the partner's socket dropped; their seat is held for a while.
     PartnerAway {
+        /// `room`: the room.
         room: String,
+        /// `grace_s`: seconds the seat is still held.
         grace_s: u64,
     },
+    /// `partner_back`: the partner took their seat back with `resume`.
     PartnerBack {
+        /// `room`: the room.
         room: String,
     },
+    /// `blocked`: the sender's `block` went through.
     Blocked {
+        /// `room`: the room the `block` named.
         room: String,
     },
+    /// `reported`: the sender's `report` went through.
     Reported {
+        /// `room`: the room the `report` named.
         room: String,
     },
     /// A round started (`number` 0: rounds stopped).
     Round(RoundInfo),
+    /// `round_over`: a round change ended this room.
     RoundOver {
+        /// `room`: the room that ended.
         room: String,
+        /// `number`: the round that ended; 0 for a room from before rounds began.
         number: u32,
     },
+    /// `circle_closed`: the organiser closed the circle; the socket closes next.
     CircleClosed {},
+    /// `error`: an action failed (see [`ErrorCode`]).
     Error {
+        /// `code`: what kind of failure.
         code: ErrorCode,
+        /// `message`: a human-readable explanation.
         message: String,
     },
 }
 
 impl ServerEvent {
+    /// An `error` event with this code and text.
     pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Error {
             code,
@@ -406,171 +497,4 @@ impl ServerEvent {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn join_group_trims_and_defaults_the_name() {
-        let a =
-            ClientAction::parse(r#"{"action":"join_group","access_code":" ab ","name":"  Ann  "}"#);
-        assert_eq!(
-            a,
-            Ok(ClientAction::JoinGroup {
-                access_code: "ab".into(),
-                name: "Ann".into(),
-                member: None,
-                circle: None,
-            })
-        );
-        for frame in [
-            r#"{"action":"join_group","access_code":"x"}"#,
-            r#"{"action":"join_group","access_code":"x","name":"   "}"#,
-            r#"{"action":"join_group","access_code":"x","name":null}"#,
-        ] {
-            let ClientAction::JoinGroup { name, .. } = ClientAction::parse(frame).expect(frame)
-            else {
-                panic!("{frame} is a join");
-            };
-            assert_eq!(name, ANONYMOUS);
-        }
-        let long = "é".repeat(100);
-        let frame = json!({"action":"join_group","access_code":"x","name":long}).to_string();
-        let ClientAction::JoinGroup { name, .. } = ClientAction::parse(&frame).expect("long name")
-        else {
-            panic!("is a join");
-        };
-        assert_eq!(name.chars().count(), MAX_NAME_CHARS);
-    }
-
-    #[test]
-    fn malformed_frames_are_typed_errors() {
-        let cases = [
-            ("not json", ProtocolError::NotJson),
-            ("[1,2]", ProtocolError::NotAnObject),
-            ("{}", ProtocolError::MissingAction),
-            (
-                r#"{"action":7}"#,
-                ProtocolError::WrongType {
-                    field: "action",
-                    expected: "a string",
-                },
-            ),
-            (
-                r#"{"action":"dance"}"#,
-                ProtocolError::UnknownAction("dance".into()),
-            ),
-            (
-                r#"{"action":"join_group"}"#,
-                ProtocolError::MissingField("access_code"),
-            ),
-            (
-                r#"{"action":"join_group","access_code":" "}"#,
-                ProtocolError::MissingField("access_code"),
-            ),
-            (
-                r#"{"action":"join_group","access_code":5}"#,
-                ProtocolError::WrongType {
-                    field: "access_code",
-                    expected: "a string",
-                },
-            ),
-            (
-                r#"{"action":"join_group","access_code":"x","name":[]}"#,
-                ProtocolError::WrongType {
-                    field: "name",
-                    expected: "a string",
-                },
-            ),
-            (
-                r#"{"action":"message"}"#,
-                ProtocolError::MissingField("room"),
-            ),
-            (
-                r#"{"action":"leave_room","room":"r","requeue":"yes"}"#,
-                ProtocolError::WrongType {
-                    field: "requeue",
-                    expected: "true or false",
-                },
-            ),
-        ];
-        for (frame, want) in cases {
-            assert_eq!(ClientAction::parse(frame), Err(want), "{frame}");
-        }
-    }
-
-    #[test]
-    fn message_keeps_extra_keys_and_drops_reserved_ones() {
-        let frame = r#"{"action":"message","room":"r1","message":"hi","id":3,"typing":false,"from":{"name":"spoof"},"sent_at":"x","event":"join_room"}"#;
-        let ClientAction::Message { room, body } = ClientAction::parse(frame).expect("valid")
-        else {
-            panic!("is a message");
-        };
-        assert_eq!(room, "r1");
-        assert_eq!(
-            Value::Object(body),
-            json!({"message":"hi","id":3,"typing":false})
-        );
-    }
-
-    #[test]
-    fn events_serialize_as_designed() {
-        let ev = ServerEvent::JoinRoom {
-            room: "r".into(),
-            user: "Ann".into(),
-            partner: Participant {
-                name: "Bob".into(),
-                id: "p2".into(),
-            },
-            prompt: "Why?".into(),
-            resume: "tok".into(),
-            ends_at: None,
-            seconds_left: None,
-            resumed: None,
-        };
-        assert_eq!(
-            serde_json::to_value(&ev).expect("serializes"),
-            json!({"event":"join_room","room":"r","user":"Ann","match":{"name":"Bob","id":"p2"},
-                   "prompt":"Why?","resume":"tok"})
-        );
-        assert_eq!(
-            serde_json::to_value(ServerEvent::CircleClosed {}).expect("serializes"),
-            json!({"event":"circle_closed"})
-        );
-        assert_eq!(
-            serde_json::to_value(ServerEvent::Round(RoundInfo {
-                number: 2,
-                minutes: Some(5),
-                ends_at: Some("t".into()),
-                seconds_left: Some(300)
-            }))
-            .expect("serializes"),
-            json!({"event":"round","number":2,"minutes":5,"ends_at":"t","seconds_left":300})
-        );
-        let mut body = Map::new();
-        body.insert("message".into(), json!("hi"));
-        let ev = ServerEvent::Message {
-            room: "r".into(),
-            from: Participant {
-                name: "Ann".into(),
-                id: "p1".into(),
-            },
-            sent_at: "2026-01-01T00:00:00.000Z".into(),
-            body,
-        };
-        let v = serde_json::to_value(&ev).expect("serializes");
-        assert_eq!(
-            v,
-            json!({"event":"message","room":"r","from":{"name":"Ann","id":"p1"},"sent_at":"2026-01-01T00:00:00.000Z","message":"hi"})
-        );
-        assert_eq!(
-            serde_json::from_value::<ServerEvent>(v).expect("round trips"),
-            ev
-        );
-        let err = ServerEvent::error(ErrorCode::NotInRoom, "nope");
-        assert_eq!(
-            serde_json::to_value(&err).expect("serializes"),
-            json!({"event":"error","code":"not_in_room","message":"nope"})
-        );
-    }
-}
+mod tests;

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// Per-connection and per-address limits (DESIGN.md Part 2, "Rate limits").
+/// Per-connection and per-address limits (`docs/design.md` Part 2, "Rate limits").
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateLimits {
     /// `message`: sustained per second, per connection.
@@ -26,6 +26,12 @@ pub struct RateLimits {
     pub action_burst: f64,
     /// `POST /groups` per source address per hour.
     pub creates_per_hour: u32,
+    /// HTTP API requests (`/groups…`, `/organizer`) per source address per
+    /// minute, counted in DynamoDB (the `edge` module); 0: no limit.
+    pub requests_per_minute: u32,
+    /// WebSockets open at once from one source address (`$connect` refuses
+    /// more), counted in DynamoDB (the `edge` module); 0: no cap.
+    pub max_sockets_per_address: u32,
 }
 
 impl Default for RateLimits {
@@ -36,6 +42,8 @@ impl Default for RateLimits {
             action_per_sec: 1.0,
             action_burst: 2.0,
             creates_per_hour: 20,
+            requests_per_minute: 300,
+            max_sockets_per_address: 50,
         }
     }
 }
@@ -49,18 +57,28 @@ impl RateLimits {
             message_burst: self.message_burst * factor,
             action_per_sec: self.action_per_sec * factor,
             action_burst: self.action_burst * factor,
-            creates_per_hour: (f64::from(self.creates_per_hour) * factor).min(f64::from(u32::MAX))
-                as u32,
+            creates_per_hour: scale(self.creates_per_hour, factor),
+            requests_per_minute: scale(self.requests_per_minute, factor),
+            max_sockets_per_address: scale(self.max_sockets_per_address, factor),
         }
     }
+}
+
+/// A whole-number limit times `factor` (0 stays 0: no limit).
+fn scale(limit: u32, factor: f64) -> u32 {
+    (f64::from(limit) * factor).min(f64::from(u32::MAX)) as u32
 }
 
 /// What is being limited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
+    /// `message` frames.
     Message,
+    /// `join_group` (and `resume`).
     Join,
+    /// `block`.
     Block,
+    /// `report`.
     Report,
 }
 
@@ -88,6 +106,7 @@ const FORGET_AFTER_MS: i64 = 60_000;
 const PRUNE_AT: usize = 20_000;
 
 impl Limiter {
+    /// No buckets yet: every connection starts with a full burst.
     pub fn new(limits: RateLimits) -> Self {
         Self {
             limits,

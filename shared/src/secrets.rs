@@ -12,8 +12,9 @@ use ring::hmac;
 /// Letters and digits that read without ambiguity, for ids and tokens.
 const TOKEN_CHARS: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
-/// What `member` must look like: 16–64 of `A-Z a-z 0-9 _ -`.
+/// Shortest `member` secret, in characters; a secret is 16–64 of `A-Z a-z 0-9 _ -`.
 pub const MEMBER_MIN: usize = 16;
+/// Longest `member` secret, in characters.
 pub const MEMBER_MAX: usize = 64;
 
 /// A random token of `len` characters from a CSPRNG (`rand::rng()` is ChaCha
@@ -52,6 +53,7 @@ impl std::fmt::Debug for HashKey {
 }
 
 impl HashKey {
+    /// A key from raw bytes (`HASH_KEY`'s on AWS).
     pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
         Self(bytes.into())
     }
@@ -117,8 +119,11 @@ impl HashKey {
 
 /// Hash domains, so one hash can never stand in for another.
 pub mod domain {
+    /// Organiser keys: the circle's `okh` and the `ORG#` index.
     pub const ORGANIZER: &str = "organizer-key";
+    /// Resume tokens: `rh` on a connection and on a held seat.
     pub const RESUME: &str = "resume-token";
+    /// Source addresses: the `RL#` creation limit.
     pub const ADDRESS: &str = "source-address";
 }
 

@@ -14,20 +14,28 @@ use serde::{Deserialize, Serialize};
 pub enum Timer {
     /// The seat `pid` of `room`, held since `conn` dropped, runs out.
     ResumeExpiry {
+        /// The room id.
         room: String,
+        /// The held seat's participant id.
         pid: String,
+        /// The connection that dropped.
         conn: String,
+        /// When it runs out (epoch ms).
         due_ms: i64,
     },
     /// Round `round` of circle `cid` ends.
     RoundEnd {
+        /// The circle's stable id.
         cid: String,
+        /// The round that ends.
         round: u32,
+        /// When the round ends (epoch ms).
         due_ms: i64,
     },
 }
 
 impl Timer {
+    /// When it is due (epoch ms).
     pub fn due_ms(&self) -> i64 {
         match self {
             Timer::ResumeExpiry { due_ms, .. } | Timer::RoundEnd { due_ms, .. } => *due_ms,
@@ -38,8 +46,10 @@ impl Timer {
 /// Why a timer could not be scheduled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TimerError {
+    /// The app has no queue ([`NoTimers`]).
     #[error("no timer queue is configured")]
     Unavailable,
+    /// The queue refused it or could not be reached; the text says why.
     #[error("scheduling failed: {0}")]
     Failed(String),
 }
@@ -47,6 +57,7 @@ pub enum TimerError {
 /// Schedules timers.
 #[async_trait]
 pub trait TimerQueue: Send + Sync {
+    /// Arranges for `timer` to fire at its due time (or soon after).
     async fn schedule(&self, timer: Timer) -> Result<(), TimerError>;
 }
 

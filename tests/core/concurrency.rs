@@ -351,7 +351,7 @@ mod aws_sim {
             .expect("the store starts");
         let names = TableNames::with_prefix("sim");
         dynamo.create_tables(&names).await.expect("tables");
-        let conf = aws_sdk_dynamodb::config::Builder::from(&circle_shared::app::local_sdk_config())
+        let conf = aws_sdk_dynamodb::config::Builder::from(&dynamo.sdk_config())
             .endpoint_url(dynamo.endpoint())
             .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
             .build();

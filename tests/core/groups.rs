@@ -1,12 +1,15 @@
-//! The group HTTP API against the embedded DynamoDB: create, get, list, expiry,
-//! validation, and access-code uniqueness.
+//! The group HTTP API against the embedded DynamoDB: create, get, expiry,
+//! validation, access-code uniqueness, and the listing (`GET /groups`: listed
+//! circles only, newest first, paged, one Query of a sparse index whatever the
+//! table holds).
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use circle_shared::code::AccessCode;
+use circle_shared::db::metrics::DdbOp;
 use circle_shared::handlers::http::{HttpRequest, HttpResponse, handle};
-use circle_tests::Harness;
+use circle_tests::{Harness, member_secret};
 use serde_json::{Value, json};
 
 async fn raw(h: &Harness, method: &str, path: &str, body: &[u8]) -> HttpResponse {
@@ -77,32 +80,25 @@ async fn get_matches_the_code_ignoring_case_spaces_and_dashes() {
 }
 
 #[tokio::test]
-async fn the_list_shows_live_groups_without_their_codes() {
-    let h = Harness::new().await;
-    let a = h.group("Alpha").await;
-    let b = h.group("Beta").await;
-    let (status, body) = get(&h, "/groups").await;
-    assert_eq!(status, 200);
-    let list = body.as_array().expect("a list");
-    assert_eq!(list.len(), 2);
-    let text = body.to_string();
-    assert!(
-        !text.contains(&a) && !text.contains(&b) && !text.contains("access_code"),
-        "{text}"
-    );
-    let names: HashSet<&str> = list.iter().filter_map(|g| g["name"].as_str()).collect();
-    assert_eq!(names, HashSet::from(["Alpha", "Beta"]));
-}
-
-#[tokio::test]
 async fn expired_groups_are_absent_everywhere_before_ttl_deletes_them() {
     let h = Harness::new().await;
-    let code = h.group("Old").await;
+    let code = listed(&h, "Old").await;
     h.clock.advance(Duration::from_secs(3 * 24 * 3600 - 1));
     assert_eq!(get(&h, &format!("/groups/{code}")).await.0, 200);
+    assert_eq!(names(&get(&h, "/groups").await.1), ["Old"]);
     h.clock.advance(Duration::from_secs(1));
     assert_eq!(get(&h, &format!("/groups/{code}")).await.0, 404);
-    assert_eq!(get(&h, "/groups").await.1, json!([]));
+    assert_eq!(
+        get(&h, "/groups").await.1,
+        json!({"groups": [], "next": null})
+    );
+    // Still in the table and the index (TTL deletes lazily): only the read hides it.
+    assert!(
+        h.scan(circle_shared::db::Table::Groups)
+            .await
+            .iter()
+            .any(|i| i.contains_key("lk"))
+    );
 }
 
 #[tokio::test]
@@ -133,14 +129,302 @@ async fn bad_bodies_get_400_naming_the_field_and_store_nothing() {
     assert_eq!(res.status, 413);
     assert_eq!(raw(&h, "DELETE", "/groups", b"").await.status, 405);
     assert_eq!(raw(&h, "GET", "/nope", b"").await.status, 404);
-    assert_eq!(get(&h, "/groups").await.1, json!([]));
+    assert_eq!(get(&h, "/groups").await.1["groups"], json!([]));
 }
 
 #[tokio::test]
 async fn codes_are_unique() {
     let h = Harness::new().await;
     let mut seen = HashSet::new();
-    for i in 0..200 {
+    let n: usize = std::env::var("ZZN")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    for i in 0..n {
         assert!(seen.insert(h.group(&format!("g{i}")).await));
     }
+}
+
+/// Creates a listed circle; its code.
+async fn listed(h: &Harness, name: &str) -> String {
+    let (status, body) = post(
+        h,
+        &json!({"name": name, "description": "listed", "listed": true}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["listed"], true);
+    body["access_code"].as_str().expect("a code").to_owned()
+}
+
+/// The names on one page of the listing.
+fn names(page: &Value) -> Vec<String> {
+    page["groups"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a page of groups: {page}"))
+        .iter()
+        .map(|g| g["name"].as_str().expect("a name").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn circles_are_unlisted_by_default_and_absent_from_the_list() {
+    let h = Harness::new().await;
+    let code = h.group("Private").await;
+    let (status, body) = get(&h, &format!("/groups/{code}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["listed"], false);
+    let (status, body) = get(&h, "/groups").await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({"groups": [], "next": null}));
+    // An unlisted circle's item carries no index key at all.
+    assert!(
+        h.scan(circle_shared::db::Table::Groups)
+            .await
+            .iter()
+            .all(|i| !i.contains_key("lk") && !i.contains_key("lt"))
+    );
+}
+
+#[tokio::test]
+async fn listed_circles_appear_newest_first_without_codes_or_ids() {
+    let h = Harness::new().await;
+    let a = listed(&h, "Alpha").await;
+    h.clock.advance(Duration::from_secs(1));
+    h.group("Hidden").await;
+    h.clock.advance(Duration::from_secs(1));
+    let b = listed(&h, "Beta").await;
+    let (status, body) = get(&h, "/groups").await;
+    assert_eq!(status, 200);
+    assert_eq!(names(&body), ["Beta", "Alpha"]);
+    assert_eq!(body["next"], Value::Null);
+    let text = body.to_string();
+    let id = h.cid(&a).await;
+    assert!(
+        !text.contains(&a) && !text.contains(&b) && !text.contains(&id),
+        "{text}"
+    );
+    assert!(
+        !text.contains("access_code") && !text.contains("\"id\""),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_list_comes_in_pages_with_a_cursor() {
+    let h = Harness::new().await;
+    // Seven listed circles, three of them in the same second, among unlisted ones.
+    let mut made = Vec::new();
+    for i in 0..7 {
+        if i != 2 && i != 3 {
+            h.clock.advance(Duration::from_secs(1));
+        }
+        listed(&h, &format!("c{i}")).await;
+        h.group(&format!("hidden{i}")).await;
+        made.push(format!("c{i}"));
+    }
+    // Newest first; the three of one second in some order, each exactly once.
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &after {
+            Some(a) => format!("/groups?limit=3&after={a}"),
+            None => "/groups?limit=3".to_owned(),
+        };
+        let (status, body) = get(&h, &path).await;
+        assert_eq!(status, 200, "{body}");
+        let page = names(&body);
+        assert!(page.len() <= 3, "{body}");
+        seen.extend(page);
+        pages += 1;
+        assert!(pages <= 5, "the pages end");
+        match body["next"].as_str() {
+            Some(next) => {
+                assert!(!next.contains("CODE") && next.len() < 30, "{next}");
+                after = Some(next.to_owned());
+            }
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3, "7 circles in pages of 3");
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(sorted, made, "each listed circle once: {seen:?}");
+    // c1, c2 and c3 were made in the same second: in any order, but together.
+    assert_eq!(&seen[..3], ["c6", "c5", "c4"].map(String::from));
+    let mut same_second = seen[3..6].to_vec();
+    same_second.sort();
+    assert_eq!(same_second, ["c1", "c2", "c3"].map(String::from));
+    assert_eq!(seen[6], "c0");
+    // The default page holds them all; a bad cursor or limit is a 400 naming it.
+    assert_eq!(names(&get(&h, "/groups").await.1).len(), 7);
+    for (query, field) in [
+        ("after=CODE%23ABCDE", "after"),
+        ("after=", "after"),
+        ("limit=0", "limit"),
+        ("limit=51", "limit"),
+        ("limit=x", "limit"),
+    ] {
+        let (status, body) = get(&h, &format!("/groups?{query}")).await;
+        assert_eq!(status, 400, "{query}");
+        assert_eq!(body["field"], field, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn patching_listed_adds_and_removes_a_circle() {
+    let h = Harness::new().await;
+    let c = h.circle("Later").await;
+    let set_listed = async |code: &str, listed: bool| {
+        let body = json!({ "listed": listed });
+        let res = h
+            .http(
+                "PATCH",
+                &format!("/groups/{code}"),
+                Some(body),
+                Some(&c.key),
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        assert_eq!(res.body["listed"], listed);
+    };
+    set_listed(&c.code, true).await;
+    assert_eq!(names(&get(&h, "/groups").await.1), ["Later"]);
+    // Listing again keeps its place; a change of code keeps it listed.
+    set_listed(&c.code, true).await;
+    let path = format!("/groups/{}/code", c.code);
+    let recoded = h.http("POST", &path, None, Some(&c.key)).await.body;
+    let code = recoded["access_code"].as_str().expect("a new code");
+    assert_eq!(names(&get(&h, "/groups").await.1), ["Later"]);
+    set_listed(code, false).await;
+    assert_eq!(names(&get(&h, "/groups").await.1), Vec::<String>::new());
+    assert!(
+        h.scan(circle_shared::db::Table::Groups)
+            .await
+            .iter()
+            .all(|i| !i.contains_key("lk")),
+        "the index attributes are removed"
+    );
+}
+
+/// `n` circles with the records a busy circle has: three members (two paired,
+/// one waiting), a report with an excerpt, counters.
+async fn busy_circles(h: &Harness, n: usize) {
+    for i in 0..n {
+        let code = h.group(&format!("busy {i}")).await;
+        let (a, b, c) = (h.connect().await, h.connect().await, h.connect().await);
+        h.join_as(&a, &code, "Ann", &member_secret(1)).await;
+        h.join_as(&b, &code, "Bob", &member_secret(2)).await;
+        h.join_as(&c, &code, "Cat", &member_secret(3)).await;
+        let room = h.current_room(&a).expect("paired");
+        h.send(
+            &b,
+            json!({"action":"report","room":room,"reason":"rude",
+                   "excerpt":[{"from":"partner","text":"hey","sent_at":"2026-01-01T00:00:00Z"}]}),
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn listing_is_one_query_whose_cost_does_not_grow_with_the_table() {
+    let h = Harness::new().await;
+    for i in 0..5 {
+        listed(&h, &format!("open {i}")).await;
+    }
+    let measure = async || {
+        let before = h.app.metrics.snapshot();
+        let (status, body) = get(&h, "/groups").await;
+        let cost = h.app.metrics.snapshot().since(&before);
+        assert_eq!(status, 200);
+        assert_eq!(names(&body).len(), 5);
+        cost
+    };
+    let small = measure().await;
+    busy_circles(&h, 100).await;
+    let items = h.scan(circle_shared::db::Table::Groups).await.len();
+    let big = measure().await;
+    println!("GET /groups: {small} (5 circles); {big} ({items} items)");
+    for cost in [&small, &big] {
+        // One Query of the index, no Scan; and the per-address counter's write.
+        assert_eq!(cost.op(DdbOp::Query), 1, "{cost}");
+        assert_eq!(cost.op(DdbOp::Scan), 0, "{cost}");
+        assert_eq!(cost.ddb_reads(), 1, "{cost}");
+        assert_eq!(cost.ddb_requests(), 2, "{cost}");
+    }
+    assert!(items > 1000, "{items} items");
+    assert_eq!(small.read_units, big.read_units, "{small} vs {big}");
+    assert!(big.read_units <= 1.0, "{big}");
+}
+
+#[tokio::test]
+async fn a_groups_table_made_before_the_listing_gets_its_index() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let h = Harness::new().await;
+    let client = h.dynamo.client();
+    let tables = circle_shared::TableNames::with_prefix("older-data-file");
+    // The groups table as an older version made it: its keys, no index.
+    let mut create = client
+        .create_table()
+        .table_name(&tables.groups)
+        .billing_mode(BillingMode::PayPerRequest);
+    for (name, key_type) in [("pk", KeyType::Hash), ("sk", KeyType::Range)] {
+        create = create
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(name)
+                    .key_type(key_type)
+                    .build()
+                    .expect("a key"),
+            )
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .expect("an attribute"),
+            );
+    }
+    create.send().await.expect("the old table is made");
+    h.dynamo
+        .create_tables(&tables)
+        .await
+        .expect("the tables are brought up to date");
+    let table = client
+        .describe_table()
+        .table_name(&tables.groups)
+        .send()
+        .await
+        .expect("described");
+    let indexes: Vec<_> = table
+        .table()
+        .map(|t| t.global_secondary_indexes())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|i| i.index_name())
+        .collect();
+    assert_eq!(indexes, ["listed"]);
+    let app = circle_shared::App::new(
+        client,
+        tables,
+        h.gateway.clone(),
+        h.clock.clone(),
+        circle_tests::test_settings(),
+    );
+    let body = json!({"name": "Old file", "description": "d", "listed": true}).to_string();
+    let request = |method, path, body| HttpRequest {
+        method,
+        path,
+        body,
+        authorization: None,
+        source_ip: None,
+        page_url: "http://127.0.0.1:3000/",
+    };
+    let created = handle(&app, request("POST", "/groups", body.as_bytes())).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let listed = handle(&app, request("GET", "/groups", b"")).await;
+    assert_eq!(names(&listed.body), ["Old file"]);
 }

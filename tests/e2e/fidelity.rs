@@ -39,15 +39,17 @@ async fn a_binary_frame_closes_with_1003_and_invokes_nothing() {
     c.send_raw(Message::binary(vec![1u8, 2, 3])).await;
     let frame = c.close_frame().await.expect("a close frame with a code");
     assert_eq!(u16::from(frame.code), 1003);
-    // Only `$disconnect` ran: one read of the record and its delete, no action.
+    // Only `$disconnect` ran: the address's socket count lowered, one read of
+    // the record and its delete, no action.
     let deadline = Instant::now() + WAIT;
     while stack.connections() > 0
-        || stack.app().metrics.snapshot().since(&before).ddb_requests() < 2
+        || stack.app().metrics.snapshot().since(&before).ddb_requests() < 3
     {
         assert!(Instant::now() < deadline, "the connection ends");
         tokio::task::yield_now().await;
     }
     let cost = stack.app().metrics.snapshot().since(&before);
+    assert_eq!(cost.op(DdbOp::UpdateItem), 1, "{cost}");
     assert_eq!(cost.op(DdbOp::GetItem), 1, "{cost}");
     assert_eq!(cost.op(DdbOp::DeleteItem), 1, "{cost}");
     assert_eq!(cost.gateway_posts, 0, "no error event: nothing was invoked");

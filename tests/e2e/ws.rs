@@ -490,16 +490,38 @@ async fn the_page_config_and_metrics_are_served() {
         json!({"http_url": stack.http_url(), "ws_url": stack.ws_url()})
     );
 
-    create_group(&stack, "Listed").await;
-    let list = http("GET", &format!("{}/groups", stack.http_url()), None).await;
+    // Only a circle created with `listed` is listed; the query string reaches
+    // the handler (`limit`, `after`).
+    create_group(&stack, "Unlisted").await;
+    for name in ["Listed 1", "Listed 2"] {
+        let body = json!({"name": name, "description": "d", "listed": true});
+        let created = http("POST", &format!("{}/groups", stack.http_url()), Some(&body)).await;
+        assert_eq!(created.status, 201, "{}", created.text);
+    }
+    let list = http("GET", &format!("{}/groups?limit=1", stack.http_url()), None).await;
     assert_eq!(list.status, 200);
-    let groups = list.json();
-    let groups = groups.as_array().expect("a list");
-    assert!(groups.iter().any(|g| g["name"] == "Listed"));
+    let page = list.json();
+    let groups = page["groups"].as_array().expect("a list");
+    assert_eq!(groups.len(), 1, "{page}");
     assert!(
         groups.iter().all(|g| g.get("access_code").is_none()),
         "the list hides access codes"
     );
+    let next = page["next"].as_str().expect("a second page");
+    let rest = http(
+        "GET",
+        &format!("{}/groups?limit=1&after={next}", stack.http_url()),
+        None,
+    )
+    .await
+    .json();
+    let mut names: Vec<&str> = [&page, &rest]
+        .iter()
+        .flat_map(|p| p["groups"].as_array().expect("a list"))
+        .filter_map(|g| g["name"].as_str())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["Listed 1", "Listed 2"]);
 
     let _client = Client::connect(&stack).await;
     let metrics = http("GET", &format!("{}/_local/metrics", stack.http_url()), None).await;

@@ -69,18 +69,47 @@ pub async fn http_with_key(
     body: Option<&Value>,
     key: Option<&str>,
 ) -> Answer {
-    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let mut req = http::Request::builder().method(method).uri(url);
-    if let Some(key) = key {
-        req = req.header("authorization", format!("Bearer {key}"));
+    let bearer = key.map(|k| format!("Bearer {k}"));
+    let mut headers = Vec::new();
+    if let Some(bearer) = &bearer {
+        headers.push(("authorization", bearer.as_str()));
     }
     if body.is_some() {
-        req = req.header("content-type", "application/json");
+        headers.push(("content-type", "application/json"));
+    }
+    let body = body.map(Value::to_string).unwrap_or_default();
+    http_with_headers(method, url, &headers, &body).await
+}
+
+/// One HTTP request with exactly these headers (hyper adds `Host` unless
+/// one is given) and this body.
+pub async fn http_with_headers(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Answer {
+    http_from(None, method, url, headers, body).await
+}
+
+/// [`http_with_headers`] from the local address `from` (another loopback
+/// address plays another client).
+pub async fn http_from(
+    from: Option<std::net::IpAddr>,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Answer {
+    let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    connector.set_local_address(from);
+    let client = HttpClient::builder(TokioExecutor::new()).build::<_, Full<Bytes>>(connector);
+    let mut req = http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
     }
     let req = req
-        .body(Full::new(Bytes::from(
-            body.map(Value::to_string).unwrap_or_default(),
-        )))
+        .body(Full::new(Bytes::from(body.to_owned())))
         .expect("a valid request");
     let res = tokio::time::timeout(WAIT, client.request(req))
         .await

@@ -7,5 +7,5 @@ use circle_shared::handlers::ws;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    circle_functions::websocket::run(&[ws::CONNECT], ws::on_connect).await
+    circle_functions::websocket::run_hashing(&[ws::CONNECT], ws::on_connect).await
 }

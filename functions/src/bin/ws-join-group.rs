@@ -8,5 +8,5 @@ use circle_shared::handlers::ws;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    circle_functions::websocket::run(&[ws::JOIN_GROUP, ws::RESUME], ws::on_join).await
+    circle_functions::websocket::run_hashing(&[ws::JOIN_GROUP, ws::RESUME], ws::on_join).await
 }

@@ -8,5 +8,9 @@ use circle_shared::handlers::ws;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    circle_functions::websocket::run(&[ws::LEAVE_ROOM, ws::BLOCK, ws::REPORT], ws::on_ending).await
+    circle_functions::websocket::run_hashing(
+        &[ws::LEAVE_ROOM, ws::BLOCK, ws::REPORT],
+        ws::on_ending,
+    )
+    .await
 }

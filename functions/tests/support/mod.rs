@@ -67,6 +67,7 @@ pub async fn seed_sample_group(app: &circle_shared::App, now_secs: i64) {
         shards: 1,
         ver: 1,
         round: RoundState::default(),
+        listing: None,
     };
     let mut pointer = keys::pointer(&circle.cid);
     pointer.extend([

@@ -36,7 +36,9 @@ use rules::{Charge, ItemId};
 /// A latency distribution: log-normal with this median and 99th percentile.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Latency {
+    /// The median delay, in milliseconds (0 or less: no delay).
     pub median_ms: f64,
+    /// The 99th-percentile delay, in milliseconds (taken as the median if below it).
     pub p99_ms: f64,
 }
 
@@ -71,8 +73,9 @@ pub struct SimConfig {
     pub dynamo_latency: Latency,
     /// Each `@connections` call.
     pub post_latency: Latency,
-    /// Per partition key, per second.
+    /// Read capacity units per partition key per second.
     pub partition_rcu: f64,
+    /// Write capacity units per partition key per second.
     pub partition_wcu: f64,
     /// How many seconds of unused capacity a partition may spend at once.
     pub burst_secs: f64,
@@ -105,9 +108,13 @@ impl Default for SimConfig {
 /// What the simulation did, for `/_local/metrics` (`aws_sim`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SimSnapshot {
+    /// Whether the simulation is on (`false` in the default, empty snapshot).
     pub enabled: bool,
+    /// Requests refused because a transaction in flight held one of their items.
     pub transaction_conflicts: u64,
+    /// Requests refused as over a partition's throughput.
     pub throttles: u64,
+    /// Lambda instances that paid the init time.
     pub cold_starts: u64,
 }
 
@@ -121,6 +128,7 @@ struct Bucket {
 /// The simulation's state: held items, partition buckets, counters.
 #[derive(Debug)]
 pub struct AwsSim {
+    /// The knobs it runs with.
     pub config: SimConfig,
     clock: Arc<dyn Clock>,
     holds: Mutex<HashMap<ItemId, u64>>,
@@ -145,6 +153,7 @@ pub enum Refusal {
 }
 
 impl AwsSim {
+    /// A fresh simulation: nothing held, every bucket full, no counts.
     pub fn new(config: SimConfig, clock: Arc<dyn Clock>) -> Arc<Self> {
         Arc::new(Self {
             config,
@@ -160,6 +169,7 @@ impl AwsSim {
         })
     }
 
+    /// The counts so far, for `/_local/metrics`.
     pub fn snapshot(&self) -> SimSnapshot {
         SimSnapshot {
             enabled: true,

@@ -1,107 +1,30 @@
-//! The simulation's front of the embedded DynamoDB: an HTTP server that takes
-//! each request, applies latency, throughput and transaction holds
-//! ([`super::AwsSim`]), and forwards what it admits to dynoxide on a private
-//! loopback port. Refusals are answered in DynamoDB's own JSON error shapes,
-//! so the SDK and the core see what they would on AWS.
+//! The simulation's step in front of the embedded DynamoDB: each request the
+//! store's endpoint (`embedded/front.rs`) admits is delayed and charged
+//! against its partitions' throughput, and transactions hold their items
+//! ([`super::AwsSim`]), before it runs on dynoxide. Refusals are answered in
+//! DynamoDB's own JSON error shapes, so the SDK and the core see what they
+//! would on AWS.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::any;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use super::rules::{self, Touch};
 use super::{AwsSim, Refusal};
+use crate::embedded::dispatch::Reply;
 
-const TARGET_PREFIX: &str = "DynamoDB_20120810.";
 const ERROR_PREFIX: &str = "com.amazonaws.dynamodb.v20120810#";
 
-#[derive(Clone)]
-struct Front {
-    sim: Arc<AwsSim>,
-    inner: String,
-    client: Client<HttpConnector, Full<Bytes>>,
-}
-
-/// The running front.
-pub struct SimFront {
-    pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    server: JoinHandle<()>,
-}
-
-impl SimFront {
-    /// Serves on `listener`, forwarding to the DynamoDB endpoint `inner`.
-    pub fn serve(listener: tokio::net::TcpListener, sim: Arc<AwsSim>, inner: String) -> Self {
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        let front = Front {
-            sim,
-            inner,
-            client: Client::builder(TokioExecutor::new()).build(connector),
-        };
-        let app = Router::new()
-            .route("/", any(handle))
-            .fallback(any(handle))
-            .with_state(front);
-        let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        Self {
-            addr,
-            stop: Some(tx),
-            server,
-        }
-    }
-
-    /// Stops serving once in-flight requests finish.
-    pub async fn shutdown(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        let _ = (&mut self.server).await;
-    }
-}
-
-impl Drop for SimFront {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-fn error(kind: &str, message: &str, extra: Option<(&str, Value)>) -> Response {
+fn error(kind: &str, message: &str, extra: Option<(&str, Value)>) -> Reply {
     let mut body = json!({"__type": format!("{ERROR_PREFIX}{kind}"), "message": message});
     if let Some((k, v)) = extra {
         body[k] = v;
     }
-    let mut resp = (StatusCode::BAD_REQUEST, body.to_string()).into_response();
-    resp.headers_mut().insert(
-        "content-type",
-        HeaderValue::from_static("application/x-amz-json-1.0"),
-    );
-    resp
+    Reply {
+        status: 400,
+        body: body.to_string(),
+    }
 }
 
-fn throttled() -> Response {
+fn throttled() -> Reply {
     error(
         "ProvisionedThroughputExceededException",
         "The level of configured provisioned throughput for the table was exceeded. \
@@ -111,7 +34,7 @@ fn throttled() -> Response {
 }
 
 /// `TransactionCanceledException` with `code` at `positions`, `None` elsewhere.
-fn cancelled(items: usize, positions: &[usize], code: &str) -> Response {
+fn cancelled(items: usize, positions: &[usize], code: &str) -> Reply {
     let reasons: Vec<Value> = (0..items)
         .map(|i| {
             if positions.contains(&i) {
@@ -134,17 +57,17 @@ fn cancelled(items: usize, positions: &[usize], code: &str) -> Response {
     )
 }
 
-async fn handle(State(front): State<Front>, headers: HeaderMap, body: Bytes) -> Response {
-    let op = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|t| t.strip_prefix(TARGET_PREFIX))
-        .unwrap_or("")
-        .to_owned();
-    let touch = serde_json::from_slice::<Value>(&body)
-        .map(|v| rules::touch(&op, &v))
+/// Runs operation `op` (its JSON `body`) through the simulation; `run`
+/// executes it on the store when it is admitted.
+pub(crate) async fn simulate(
+    sim: &AwsSim,
+    op: &str,
+    body: &[u8],
+    run: impl FnOnce() -> Reply,
+) -> Reply {
+    let touch = serde_json::from_slice::<Value>(body)
+        .map(|v| rules::touch(op, &v))
         .unwrap_or_default();
-    let sim = &front.sim;
     tokio::time::sleep(sim.config.dynamo_latency.sample()).await;
     if sim.admit(&touch.charges).is_err() {
         return if op == "TransactWriteItems" {
@@ -154,7 +77,7 @@ async fn handle(State(front): State<Front>, headers: HeaderMap, body: Bytes) -> 
             throttled()
         };
     }
-    match op.as_str() {
+    match op {
         "TransactWriteItems" => match sim.hold(&touch.writes) {
             Err(Refusal::Conflict(at)) => cancelled(touch.writes.len(), &at, "TransactionConflict"),
             Err(Refusal::Throttled) => throttled(),
@@ -162,9 +85,9 @@ async fn handle(State(front): State<Front>, headers: HeaderMap, body: Bytes) -> 
                 // In flight: prepared, then committed, holding its items throughout.
                 tokio::time::sleep(sim.config.dynamo_latency.sample()).await;
                 sim.commit_turn().await;
-                let resp = forward(&front, &headers, body, &touch).await;
+                let reply = charged(sim, &touch, run());
                 sim.release(tx);
-                resp
+                reply
             }
         },
         "PutItem" | "UpdateItem" | "DeleteItem" => match sim.check_write(&touch.writes) {
@@ -173,40 +96,22 @@ async fn handle(State(front): State<Front>, headers: HeaderMap, body: Bytes) -> 
                 "Transaction is ongoing for the item",
                 None,
             ),
-            Ok(()) => forward(&front, &headers, body, &touch).await,
+            Ok(()) => charged(sim, &touch, run()),
         },
-        _ => forward(&front, &headers, body, &touch).await,
+        _ => charged(sim, &touch, run()),
     }
 }
 
-async fn forward(front: &Front, headers: &HeaderMap, body: Bytes, touch: &Touch) -> Response {
-    let mut req = http::Request::post(&front.inner);
-    for (name, value) in headers {
-        if name != "host" {
-            req = req.header(name, value);
-        }
-    }
-    let req = match req.body(Full::new(body)) {
-        Ok(r) => r,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    };
-    let resp = match front.client.request(req).await {
-        Ok(r) => r,
-        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
-    };
-    let (parts, body) = resp.into_parts();
-    let bytes = match body.collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
-    };
+/// A query is charged what it read beyond what it was admitted with.
+fn charged(sim: &AwsSim, touch: &Touch, reply: Reply) -> Reply {
     if let Some(partition) = &touch.query_partition
-        && parts.status.is_success()
-        && let Ok(v) = serde_json::from_slice::<Value>(&bytes)
+        && reply.status == 200
+        && let Ok(v) = serde_json::from_str::<Value>(&reply.body)
     {
-        front.sim.charge_after(
+        sim.charge_after(
             partition,
             rules::consumed_units(&v) - rules::QUERY_ADMIT_UNITS,
         );
     }
-    Response::from_parts(parts, axum::body::Body::from(bytes))
+    reply
 }

@@ -23,7 +23,9 @@ pub struct ItemId(pub String);
 pub struct Charge {
     /// `table/partition-key-value` (or `table/index/value` for an index).
     pub partition: String,
+    /// Read capacity units.
     pub read_units: f64,
+    /// Write capacity units.
     pub write_units: f64,
 }
 
@@ -32,6 +34,7 @@ pub struct Charge {
 pub struct Touch {
     /// Items it writes, in the request's order (a transaction's positions).
     pub writes: Vec<ItemId>,
+    /// Capacity charged before it runs, per partition.
     pub charges: Vec<Charge>,
     /// A Query: its partition, charged after the response by what it consumed.
     pub query_partition: Option<String>,

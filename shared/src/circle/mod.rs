@@ -1,12 +1,17 @@
 //! Circles in the store: creating one under a unique access code (rate limited
 //! per source address), finding it by code, by stable id or by organiser key,
-//! listing live ones, and changing, re-coding or re-rounding it.
+//! listing the live listed ones, and changing, re-coding or re-rounding it.
 //!
 //! The circle item lives under its current code, so a join finds everything it
 //! needs with one read; a pointer under the stable id finds the current code
 //! (for timers, and for people who joined with a code since replaced). Every
 //! change bumps `ver`, and a new code copies the item conditioned on `ver`, so
 //! no change is lost to a concurrent re-code.
+//!
+//! Circles are unlisted unless created (or changed) with `listed`. Only a
+//! listed circle's item carries the keys of the groups table's sparse `listed`
+//! index, so `GET /groups` is one Query of that index, newest first, a page at
+//! a time: its cost follows the page, never the table.
 
 //!
 //! `view.rs` is the circle as the HTTP API sees it (validation, views). The
@@ -19,7 +24,7 @@ use crate::app::App;
 use crate::code::AccessCode;
 use crate::db::attr::{b, n, opt_s, s};
 use crate::db::keys;
-use crate::db::{StoreError, Table, Tx};
+use crate::db::{QuerySpec, SkCond, StoreError, Table, Tx};
 use crate::model::{Circle, RoundState, random_id};
 use crate::secrets::{domain, token};
 use view::{CirclePatch, NewCircle};
@@ -28,14 +33,16 @@ use view::{CirclePatch, NewCircle};
 const CODE_ATTEMPTS: usize = 5;
 /// Retries of a change that raced another change.
 const CHANGE_ATTEMPTS: usize = 8;
-/// How many circles `GET /groups` returns at most.
-pub const LIST_LIMIT: usize = 200;
+/// How many circles one page of `GET /groups` holds at most (and by default).
+pub const LIST_PAGE: usize = 50;
 
 /// Why a circle was not created.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CreateError {
+    /// This source address already created `creates_per_hour` circles this hour.
     #[error("too many circles from this address; try again within the hour")]
     RateLimited,
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -43,31 +50,16 @@ pub enum CreateError {
 /// A new circle and the organiser key, which exists nowhere else after this.
 #[derive(Debug, Clone)]
 pub struct Created {
+    /// The circle as stored.
     pub circle: Circle,
+    /// The organiser key in clear; only its keyed hash is stored.
     pub organizer_key: String,
 }
 
-/// Counts one creation against `addr` for this hour; refuses past the limit.
-async fn count_creation(app: &App, addr: &str) -> Result<(), CreateError> {
-    let now = app.now_secs();
-    let hour = now.div_euclid(3600);
-    let hash = app.settings.hash_key.hash(domain::ADDRESS, addr);
-    let op = app.store.update_op(
-        Table::Groups,
-        keys::create_limit(&hash, hour),
-        "ADD #n :one SET #expires_at = :exp",
-        Some("attribute_not_exists(#n) OR #n < :max"),
-        vec![
-            (":one", n(1)),
-            (":exp", n((hour + 1) * 3600)),
-            (":max", n(i64::from(app.settings.limits.creates_per_hour))),
-        ],
-    );
-    match app.store.update(op).await {
-        Ok(()) => Ok(()),
-        Err(StoreError::ConditionFailed) => Err(CreateError::RateLimited),
-        Err(err) => Err(err.into()),
-    }
+/// A listed circle's place in the `listed` index (a fresh random tag each time
+/// it is listed).
+fn new_listing(expires_at: i64) -> String {
+    keys::listing_key(expires_at, &random_id(8))
 }
 
 /// Creates a circle under a fresh code; the conditional put makes the code unique.
@@ -76,8 +68,10 @@ pub async fn create(
     new: NewCircle,
     source_addr: Option<&str>,
 ) -> Result<Created, CreateError> {
-    if let Some(addr) = source_addr {
-        count_creation(app, addr).await?;
+    if let Some(addr) = source_addr
+        && !crate::edge::count_creation(app, addr).await?
+    {
+        return Err(CreateError::RateLimited);
     }
     let now = app.now_secs();
     let ttl = i64::try_from(app.settings.circle_ttl.as_secs()).unwrap_or(i64::MAX / 2);
@@ -101,6 +95,7 @@ pub async fn create(
             shards: app.settings.lobby_shards.clamp(1, 64),
             ver: 1,
             round: RoundState::default(),
+            listing: new.listed.then(|| new_listing(now + ttl)),
         };
         let mut pointer = keys::pointer(&cid);
         pointer.extend([
@@ -208,30 +203,72 @@ pub async fn get_by_key(app: &App, organizer_key: &str) -> Result<Option<Circle>
     }
 }
 
-/// Live circles, newest first, at most [`LIST_LIMIT`].
-pub async fn list(app: &App) -> Result<Vec<Circle>, StoreError> {
-    let items = app
-        .store
-        .scan(
-            Table::Groups,
-            Some((
-                "#sk = :c AND begins_with(#pk, :p) AND #expires_at > :now",
-                vec![
-                    (":c", s(keys::CIRCLE_SK)),
-                    (":p", s(keys::CODE_PREFIX)),
-                    (":now", n(app.now_secs())),
-                ],
-            )),
-            10 * LIST_LIMIT,
-        )
-        .await?;
-    let mut circles = items
-        .iter()
-        .map(Circle::from_item)
-        .collect::<Result<Vec<_>, _>>()?;
-    circles.sort_by_key(|c| std::cmp::Reverse(c.created_at));
-    circles.truncate(LIST_LIMIT);
-    Ok(circles)
+/// One page of listed circles, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    /// The circles of this page.
+    pub circles: Vec<Circle>,
+    /// Where the next page starts (`after`), when there is one: the last
+    /// circle's `listed` index sort key, which holds its expiry and a random
+    /// tag, never a code or an id.
+    pub next: Option<String>,
+}
+
+/// Whether `cursor` could be a [`Listing::next`]: ten digits, a dot, a tag.
+pub fn valid_cursor(cursor: &str) -> bool {
+    cursor.split_once('.').is_some_and(|(secs, tag)| {
+        secs.len() == 10
+            && secs.bytes().all(|b| b.is_ascii_digit())
+            && (1..=16).contains(&tag.len())
+            && tag.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}
+
+/// The live listed circles, newest first: `limit` (1 to [`LIST_PAGE`]) of them
+/// after the cursor `after` (a previous page's `next`). One Query of the
+/// sparse `listed` index (eventually consistent, as every index read); its key
+/// condition leaves out the expired, so it reads only what it returns plus at
+/// most two items (the one that tells there is a next page, and the cursor's).
+pub async fn list(app: &App, after: Option<&str>, limit: usize) -> Result<Listing, StoreError> {
+    let limit = limit.clamp(1, LIST_PAGE);
+    // Expiring after now; `listing_key(t, "")` sorts before every key of second `t`.
+    let low = keys::listing_key(app.now_secs() + 1, "");
+    let high = after.map_or_else(|| "~".to_owned(), str::to_owned);
+    if high < low {
+        return Ok(Listing::default());
+    }
+    let mut q = QuerySpec::partition(Table::Groups, "lk", keys::LISTED.to_owned());
+    q.index = Some(keys::LISTED_INDEX);
+    q.sk_name = "lt";
+    q.sk = Some(SkCond::Between(low, high));
+    q.forward = false;
+    q.consistent = false;
+    // One more than the page, to know whether there is a next; and the
+    // cursor's own item, which `BETWEEN` includes.
+    let extra = 1 + usize::from(after.is_some());
+    q.limit = i32::try_from(limit + extra).ok();
+    let page = app.store.query(q).await?;
+    let mut circles = Vec::with_capacity(limit);
+    let mut more = page.next.is_some();
+    for item in &page.items {
+        let Some(circle) = live(app, Some(item))? else {
+            continue;
+        };
+        if circle.listing.is_none() || circle.listing.as_deref() == after {
+            continue;
+        }
+        if circles.len() == limit {
+            more = true;
+            break;
+        }
+        circles.push(circle);
+    }
+    let next = if more {
+        circles.last().and_then(|c| c.listing.clone())
+    } else {
+        None
+    };
+    Ok(Listing { circles, next })
 }
 
 /// Applies `change` to the circle and stores it if nobody changed it meanwhile;
@@ -265,9 +302,15 @@ async fn change(
     Err(StoreError::Throttled)
 }
 
-/// Changes name, description, rules or prompts.
+/// Changes name, description, rules, prompts or whether it is listed (a listed
+/// circle's item carries the `listed` index's keys; an unlisted one's has none).
 pub async fn patch(app: &App, circle: Circle, patch: &CirclePatch) -> Result<Circle, StoreError> {
     change(app, circle, |c| {
+        match patch.listed {
+            Some(true) if c.listing.is_none() => c.listing = Some(new_listing(c.expires_at)),
+            Some(false) => c.listing = None,
+            _ => {}
+        }
         if let Some(v) = &patch.name {
             c.name = v.clone();
         }

@@ -8,22 +8,31 @@ use serde_json::{Map, Value};
 use crate::clock::rfc3339_secs;
 use crate::model::Circle;
 
+/// Longest circle `name`, in characters.
 pub const MAX_CIRCLE_NAME: usize = 80;
+/// Longest `description`, in characters.
 pub const MAX_DESCRIPTION: usize = 500;
+/// Most `rules` a circle may have.
 pub const MAX_RULES: usize = 20;
+/// Longest rule, in characters.
 pub const MAX_RULE: usize = 200;
+/// Most `prompts` a circle may have.
 pub const MAX_PROMPTS: usize = 50;
+/// Longest prompt, in characters.
 pub const MAX_PROMPT: usize = 200;
 
 /// A request body field that is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct ValidationError {
+    /// The offending field, e.g. `name`, `rules[2]` or `body`.
     pub field: String,
+    /// What is wrong with it, e.g. "is required".
     pub message: String,
 }
 
 impl ValidationError {
+    /// An error about `field`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
@@ -35,19 +44,33 @@ impl ValidationError {
 /// A validated `POST /groups` body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCircle {
+    /// Trimmed, 1 to [`MAX_CIRCLE_NAME`] characters.
     pub name: String,
+    /// Trimmed, 1 to [`MAX_DESCRIPTION`] characters.
     pub description: String,
+    /// At most [`MAX_RULES`], each trimmed and 1 to [`MAX_RULE`] characters; empty if not
+    /// given.
     pub rules: Vec<String>,
+    /// At most [`MAX_PROMPTS`], each trimmed and 1 to [`MAX_PROMPT`] characters; empty if not
+    /// given (the default set is used).
     pub prompts: Vec<String>,
+    /// `"listed": true`: `GET /groups` shows it. Circles are unlisted by default.
+    pub listed: bool,
 }
 
 /// A validated `PATCH /groups/{code}` body: the fields to change.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CirclePatch {
+    /// A new name, if given.
     pub name: Option<String>,
+    /// A new description, if given.
     pub description: Option<String>,
+    /// New rules (replacing the old ones), if given.
     pub rules: Option<Vec<String>>,
+    /// New prompts (replacing the old ones), if given.
     pub prompts: Option<Vec<String>>,
+    /// Listed or not from now on, if given.
+    pub listed: Option<bool>,
 }
 
 fn object(body: &Value) -> Result<&Map<String, Value>, ValidationError> {
@@ -79,6 +102,14 @@ fn text(
         }
         None | Some(Value::Null) => Ok(None),
         Some(_) => Err(ValidationError::new(field, "must be a string")),
+    }
+}
+
+fn flag(obj: &Map<String, Value>, field: &str) -> Result<Option<bool>, ValidationError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(ValidationError::new(field, "must be true or false")),
     }
 }
 
@@ -123,7 +154,7 @@ fn strings(
 impl NewCircle {
     /// Validates a JSON body: `name` 1-80 chars, `description` 1-500 chars, `rules`
     /// an optional list of at most 20 non-blank strings of at most 200 chars,
-    /// `prompts` likewise at most 50.
+    /// `prompts` likewise at most 50, `listed` an optional boolean.
     pub fn from_json(body: &Value) -> Result<Self, ValidationError> {
         let obj = object(body)?;
         Ok(Self {
@@ -133,6 +164,7 @@ impl NewCircle {
                 .ok_or_else(|| ValidationError::new("description", "is required"))?,
             rules: strings(obj, "rules", MAX_RULES, MAX_RULE)?.unwrap_or_default(),
             prompts: strings(obj, "prompts", MAX_PROMPTS, MAX_PROMPT)?.unwrap_or_default(),
+            listed: flag(obj, "listed")?.unwrap_or(false),
         })
     }
 }
@@ -142,13 +174,15 @@ impl CirclePatch {
     /// fields are refused so a typo is not silently ignored.
     pub fn from_json(body: &Value) -> Result<Self, ValidationError> {
         let obj = object(body)?;
-        if let Some(other) = obj
-            .keys()
-            .find(|k| !matches!(k.as_str(), "name" | "description" | "rules" | "prompts"))
-        {
+        if let Some(other) = obj.keys().find(|k| {
+            !matches!(
+                k.as_str(),
+                "name" | "description" | "rules" | "prompts" | "listed"
+            )
+        }) {
             return Err(ValidationError::new(
                 other.clone(),
-                "can't be changed (name, description, rules, prompts can)",
+                "can't be changed (name, description, rules, prompts, listed can)",
             ));
         }
         let patch = Self {
@@ -156,6 +190,7 @@ impl CirclePatch {
             description: text(obj, "description", MAX_DESCRIPTION)?,
             rules: strings(obj, "rules", MAX_RULES, MAX_RULE)?,
             prompts: strings(obj, "prompts", MAX_PROMPTS, MAX_PROMPT)?,
+            listed: flag(obj, "listed")?,
         };
         if patch == Self::default() {
             return Err(ValidationError::new("body", "changes nothing"));
@@ -168,13 +203,17 @@ impl CirclePatch {
 /// listings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CircleView {
+    /// The access code, as `ABCDE-FGHJK`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub access_code: Option<String>,
     /// The stable identity: survives a new code and lets nobody join.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub id: Option<String>,
+    /// The circle's name.
     pub name: String,
+    /// The circle's description.
     pub description: String,
+    /// The organiser's rules, in order.
     pub rules: Vec<String>,
     /// The circle's own prompts (empty: the default set is used).
     #[serde(default)]
@@ -183,9 +222,14 @@ pub struct CircleView {
     pub created_at: String,
     /// RFC 3339, UTC: three days after `created_at`.
     pub expires_at: String,
+    /// Whether `GET /groups` shows it.
+    #[serde(default)]
+    pub listed: bool,
 }
 
 impl CircleView {
+    /// The full view, with `access_code` and `id`: for the creator, a lookup by code and the
+    /// organiser.
     pub fn with_code(c: &Circle) -> Self {
         Self {
             access_code: Some(c.code.to_string()),
@@ -194,6 +238,7 @@ impl CircleView {
         }
     }
 
+    /// The public view, without `access_code` and `id`: for listings.
     pub fn without_code(c: &Circle) -> Self {
         Self {
             access_code: None,
@@ -204,6 +249,7 @@ impl CircleView {
             prompts: c.prompts.clone(),
             created_at: rfc3339_secs(c.created_at),
             expires_at: rfc3339_secs(c.expires_at),
+            listed: c.listing.is_some(),
         }
     }
 }
@@ -225,6 +271,10 @@ mod tests {
         let g =
             NewCircle::from_json(&json!({"name":"n","description":"d"})).expect("rules optional");
         assert!(g.rules.is_empty() && g.prompts.is_empty());
+        assert!(!g.listed, "unlisted unless asked");
+        let g = NewCircle::from_json(&json!({"name":"n","description":"d","listed":true}))
+            .expect("listed");
+        assert!(g.listed);
     }
 
     #[test]
@@ -266,6 +316,10 @@ mod tests {
                 json!({"name":"n","description":"d","prompts":[long(201)]}),
                 "prompts[0]",
             ),
+            (
+                json!({"name":"n","description":"d","listed":"yes"}),
+                "listed",
+            ),
         ];
         for (body, field) in cases {
             let err = NewCircle::from_json(&body).expect_err(&body.to_string());
@@ -282,7 +336,9 @@ mod tests {
     fn a_patch_changes_only_named_fields() {
         let p = CirclePatch::from_json(&json!({"name":"New"})).expect("valid");
         assert_eq!(p.name.as_deref(), Some("New"));
-        assert!(p.rules.is_none());
+        assert!(p.rules.is_none() && p.listed.is_none());
+        let p = CirclePatch::from_json(&json!({"listed":false})).expect("valid");
+        assert_eq!(p.listed, Some(false));
         assert_eq!(
             CirclePatch::from_json(&json!({})).expect_err("empty").field,
             "body"

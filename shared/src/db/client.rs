@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, ConsumedCapacity, Delete, KeysAndAttributes, Put,
-    ReturnConsumedCapacity, Update,
+    ReturnConsumedCapacity, ReturnValue, Update,
 };
 
 use super::expr::{names_in, partition_of, used_values, values};
@@ -266,10 +266,17 @@ impl Store {
 
     /// One `UpdateItem`, sent again while a transaction in flight holds its item.
     pub async fn update(&self, op: Update) -> Result<(), StoreError> {
-        retry_conflicts(|| self.update_once(op.clone())).await
+        retry_conflicts(|| self.update_once(op.clone(), ReturnValue::None))
+            .await
+            .map(drop)
     }
 
-    async fn update_once(&self, op: Update) -> Result<(), StoreError> {
+    /// [`Store::update`], answering with the new values of the attributes it changed.
+    pub async fn update_returning(&self, op: Update) -> Result<Item, StoreError> {
+        retry_conflicts(|| self.update_once(op.clone(), ReturnValue::UpdatedNew)).await
+    }
+
+    async fn update_once(&self, op: Update, returning: ReturnValue) -> Result<Item, StoreError> {
         let partitions = [partition_of(op.key())];
         let result = self
             .client
@@ -280,13 +287,14 @@ impl Store {
             .set_condition_expression(op.condition_expression().map(str::to_owned))
             .set_expression_attribute_names(op.expression_attribute_names().cloned())
             .set_expression_attribute_values(op.expression_attribute_values().cloned())
+            .return_values(returning)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
-        self.settle(DdbOp::UpdateItem, &partitions, result, |o| {
+        let out = self.settle(DdbOp::UpdateItem, &partitions, result, |o| {
             o.consumed_capacity().cloned().into_iter().collect()
         })?;
-        Ok(())
+        Ok(out.attributes.unwrap_or_default())
     }
 
     /// One `PutItem`, sent again while a transaction in flight holds its item.
@@ -430,10 +438,10 @@ const CONFLICT_ATTEMPTS: u32 = 4;
 /// again after a short jittered pause (2, 4, 8 ms at most), as AWS advises,
 /// and the caller sees the conflict only if it persists. Every refusal is
 /// still counted.
-pub(super) async fn retry_conflicts<F, Fut>(mut send: F) -> Result<(), StoreError>
+pub(super) async fn retry_conflicts<T, F, Fut>(mut send: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), StoreError>>,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
 {
     let mut attempt = 1;
     loop {

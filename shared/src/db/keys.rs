@@ -15,6 +15,12 @@
 //! | counters | `S#{cid}#{0..8}` | `STATS` |
 //! | a seat held for resume | `AWAY#{room}` | `{pid}` |
 //! | circles created by an address this hour | `RL#{hash}#{hour}` | `RL` |
+//! | HTTP API requests from an address this minute | `RQ#{hash}#{minute}` | `RQ` |
+//! | sockets opened from an address this epoch (2 h 15 min) | `SOCK#{hash}#{epoch}` | `SOCK` |
+//!
+//! A listed circle's item also carries `lk` = `LISTED` and `lt` =
+//! `{expires_at:010}.{tag}`: the keys of the groups table's sparse `listed`
+//! index, which holds listed circles only (`GET /groups`, newest first).
 //!
 //! Connections are keyed by `connection_id` in their own table; its `by_circle`
 //! index (hash `ck` = `{cid}#{0..8}`) lists a circle's connections.
@@ -34,6 +40,8 @@
 //! | `ck` | presence key `{cid}#{shard}`, the `by_circle` index's hash key | connection |
 //! | `cexp` | the circle's `expires_at`, copied onto a connection | connection |
 //! | `thr` | throttled until (epoch ms): every instance refuses until then | connection |
+//! | `ths` | strikes: throttle marks in a row (each within 10 s of the last); the connection is closed at 10 | connection |
+//! | `lk`, `lt` | the `listed` index's keys: `LISTED`, and `{expires_at:010}.{tag}` (sorts by age) | listed circle |
 //! | `rh` | resume hash: keyed hash of the room's resume token | connection, seat |
 //! | `rnd` | the round a room belongs to (0: none) | connection |
 //! | `paway` | the partner's seat is held until (epoch ms) | connection |
@@ -52,10 +60,15 @@
 use super::Item;
 use super::attr::s;
 
+/// Sort key of a circle item and of its pointer.
 pub const CIRCLE_SK: &str = "CIRCLE";
+/// Sort key of a circle's round-robin roster.
 pub const ROSTER_SK: &str = "ROSTER";
+/// Sort key of a counter shard.
 pub const STATS_SK: &str = "STATS";
+/// Sort-key prefix of a lobby entry (`W#{ticket}`).
 pub const ENTRY_PREFIX: &str = "W#";
+/// Partition-key prefix of a circle item (`CODE#{code}`).
 pub const CODE_PREFIX: &str = "CODE#";
 
 /// Member records of a circle are spread over this many partitions.
@@ -66,6 +79,10 @@ pub const STATS_SHARDS: u32 = 8;
 pub const PRESENCE_SHARDS: u32 = 8;
 /// The `by_circle` index on the connections table.
 pub const BY_CIRCLE_INDEX: &str = "by_circle";
+/// The sparse `listed` index on the groups table: listed circles only.
+pub const LISTED_INDEX: &str = "listed";
+/// The `listed` index's one partition key value (`lk`): a listing is one Query.
+pub const LISTED: &str = "LISTED";
 
 fn key(pk: String, sk: impl Into<String>) -> Item {
     Item::from([("pk".into(), s(pk)), ("sk".into(), s(sk.into()))])
@@ -79,14 +96,17 @@ pub fn shard_of(id: &str, shards: u32) -> u32 {
     (h % u64::from(shards.max(1))) as u32
 }
 
+/// A circle, found by its code: `CODE#{code}` / `CIRCLE`.
 pub fn circle(code: &str) -> Item {
     key(format!("{CODE_PREFIX}{code}"), CIRCLE_SK)
 }
 
+/// The pointer from a circle's stable id to its current code: `C#{cid}` / `CIRCLE`.
 pub fn pointer(cid: &str) -> Item {
     key(format!("C#{cid}"), CIRCLE_SK)
 }
 
+/// A circle's round-robin roster: `C#{cid}` / `ROSTER`.
 pub fn roster(cid: &str) -> Item {
     key(format!("C#{cid}"), ROSTER_SK)
 }
@@ -96,50 +116,82 @@ pub fn matchmaker(cid: &str) -> Item {
     key(format!("C#{cid}"), "MATCH")
 }
 
+/// The organiser key index: `ORG#{key_hash}` / `ORG`.
 pub fn organizer(key_hash: &str) -> Item {
     key(format!("ORG#{key_hash}"), "ORG")
 }
 
+/// The partition key of one lobby shard: `L#{cid}#{shard}`.
 pub fn lobby_pk(cid: &str, shard: u32) -> String {
     format!("L#{cid}#{shard}")
 }
 
+/// A lobby entry: `L#{cid}#{shard}` / `W#{ticket}`.
 pub fn entry(cid: &str, shard: u32, ticket: &str) -> Item {
     key(lobby_pk(cid, shard), format!("{ENTRY_PREFIX}{ticket}"))
 }
 
+/// The partition key a member record lives in: `M#{cid}#{n}`, `n` the shard of `mid`.
 pub fn member_pk(cid: &str, mid: &str) -> String {
     format!("M#{cid}#{}", shard_of(mid, MEMBER_SHARDS))
 }
 
+/// A member record: `M#{cid}#{n}` / `{mid}`.
 pub fn member(cid: &str, mid: &str) -> Item {
     key(member_pk(cid, mid), mid)
 }
 
+/// The partition key of a circle's reports: `R#{cid}`.
 pub fn reports_pk(cid: &str) -> String {
     format!("R#{cid}")
 }
 
+/// A report: `R#{cid}` / `{at_ms:013}#{rand}`, so a circle's reports sort by time.
 pub fn report(cid: &str, at_ms: i64, rand: &str) -> Item {
     key(reports_pk(cid), format!("{at_ms:013}#{rand}"))
 }
 
+/// One shard of a circle's counters: `S#{cid}#{shard}` / `STATS`.
 pub fn stats(cid: &str, shard: u32) -> Item {
     key(format!("S#{cid}#{shard}"), STATS_SK)
 }
 
+/// The partition key of a room's held seats: `AWAY#{room}`.
 pub fn away_pk(room: &str) -> String {
     format!("AWAY#{room}")
 }
 
+/// A seat held for resume: `AWAY#{room}` / `{pid}`.
 pub fn away(room: &str, pid: &str) -> Item {
     key(away_pk(room), pid)
 }
 
+/// Circles created from one address in one hour: `RL#{addr_hash}#{hour}` / `RL`, `hour` being
+/// epoch seconds / 3600.
 pub fn create_limit(addr_hash: &str, hour: i64) -> Item {
     key(format!("RL#{addr_hash}#{hour}"), "RL")
 }
 
+/// A listed circle's sort key in the `listed` index (`lt`): its expiry, so the
+/// newest sort last and the expired fall below a key condition, then a random
+/// `tag` that orders circles expiring the same second. Holds no code or id.
+pub fn listing_key(expires_at: i64, tag: &str) -> String {
+    format!("{expires_at:010}.{tag}")
+}
+
+/// HTTP API requests from one address in one minute: `RQ#{addr_hash}#{minute}` /
+/// `RQ`, `minute` being epoch seconds / 60.
+pub fn request_count(addr_hash: &str, minute: i64) -> Item {
+    key(format!("RQ#{addr_hash}#{minute}"), "RQ")
+}
+
+/// Sockets opened from one address in one epoch (the `edge` module):
+/// `SOCK#{addr_hash}#{epoch}` / `SOCK`.
+pub fn socket_count(addr_hash: &str, epoch: i64) -> Item {
+    key(format!("SOCK#{addr_hash}#{epoch}"), "SOCK")
+}
+
+/// A connection record's key in the connections table: `connection_id`.
 pub fn connection(id: &str) -> Item {
     Item::from([("connection_id".into(), s(id))])
 }

@@ -1,5 +1,6 @@
 //! Request accounting: every DynamoDB call (with the capacity it consumed), every
-//! `@connections` call, timers scheduled, and the busiest partition: item
+//! `@connections` call, timers scheduled, what the pairing did (pairings,
+//! waits, retries, reports, rate-limit refusals), and the busiest partition: item
 //! operations per second on the single hottest partition key, the figure to
 //! hold against DynamoDB's per-partition limits (3,000 RCU and 1,000 WCU a second).
 
@@ -12,18 +13,28 @@ use std::time::Instant;
 /// The DynamoDB operations the core uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DdbOp {
+    /// `GetItem`: one item by key.
     GetItem,
+    /// `PutItem`: writes a whole item.
     PutItem,
+    /// `UpdateItem`: changes attributes of one item.
     UpdateItem,
+    /// `DeleteItem`: deletes one item.
     DeleteItem,
+    /// `Query`: a page of one partition (of a table or an index).
     Query,
+    /// `Scan`: a page of a whole table (listings).
     Scan,
+    /// `TransactWriteItems`: several writes, all or none.
     TransactWriteItems,
+    /// `BatchGetItem`: several items by key in one request.
     BatchGetItem,
+    /// `BatchWriteItem`: several puts or deletes in one request, each on its own.
     BatchWriteItem,
 }
 
 impl DdbOp {
+    /// Every operation, in the order of [`MetricsSnapshot::ops`].
     pub const ALL: [DdbOp; 9] = [
         DdbOp::GetItem,
         DdbOp::PutItem,
@@ -36,6 +47,7 @@ impl DdbOp {
         DdbOp::BatchWriteItem,
     ];
 
+    /// The operation's AWS name, e.g. `GetItem`.
     pub fn name(self) -> &'static str {
         match self {
             DdbOp::GetItem => "GetItem",
@@ -126,6 +138,11 @@ pub struct Metrics {
     gateway_gone: AtomicU64,
     gateway_deletes: AtomicU64,
     timers: AtomicU64,
+    pairings: AtomicU64,
+    waits: AtomicU64,
+    retries: AtomicU64,
+    reports: AtomicU64,
+    rate_limited: AtomicU64,
     hot: Mutex<HotKeys>,
 }
 
@@ -142,12 +159,18 @@ impl Default for Metrics {
             gateway_gone: AtomicU64::new(0),
             gateway_deletes: AtomicU64::new(0),
             timers: AtomicU64::new(0),
+            pairings: AtomicU64::new(0),
+            waits: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            reports: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
             hot: Mutex::new(HotKeys::new()),
         }
     }
 }
 
 impl Metrics {
+    /// Counts one request of `op`.
     pub fn count_op(&self, op: DdbOp) {
         self.ops[op.index()].fetch_add(1, Ordering::Relaxed);
     }
@@ -185,14 +208,17 @@ impl Metrics {
         *hot = HotKeys::new();
     }
 
+    /// Counts a lost race: a failed condition or a cancelled transaction.
     pub fn count_conflict(&self) {
         self.conflicts.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a request refused with `TransactionConflict`.
     pub fn count_transaction_conflict(&self) {
         self.transaction_conflicts.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a request refused as over throughput.
     pub fn count_throttled(&self) {
         self.throttled.fetch_add(1, Ordering::Relaxed);
     }
@@ -206,22 +232,56 @@ impl Metrics {
             .fetch_add((write_units * 1000.0).round() as u64, Ordering::Relaxed);
     }
 
+    /// Counts an `@connections` post.
     pub fn count_gateway_post(&self) {
         self.gateway_posts.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a post that found the connection gone (410).
     pub fn count_gateway_gone(&self) {
         self.gateway_gone.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts an `@connections` delete (a socket closed by us).
     pub fn count_gateway_delete(&self) {
         self.gateway_deletes.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a timer scheduled.
     pub fn count_timer(&self) {
         self.timers.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts `n` pairings committed (two people put in a room).
+    pub fn count_pairings(&self, n: u64) {
+        self.pairings.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts a joiner put in the lobby to wait.
+    pub fn count_wait(&self) {
+        self.waits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a retry of an action's step after the store refused it (a lost
+    /// race, a conflict or a throttle: `pairing::ops::backoff`). The store's
+    /// own quick resends of a transaction that met a TransactionConflict are
+    /// not retries here; they count as TransactionConflicts.
+    pub fn count_retry(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a report recorded.
+    pub fn count_report(&self) {
+        self.reports.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a request refused by a rate limit (a connection's allowance, an
+    /// address's caps); a busy store is not one.
+    pub fn count_rate_limited(&self) {
+        self.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters as they are now.
     pub fn snapshot(&self) -> MetricsSnapshot {
         MetricsSnapshot {
             ops: std::array::from_fn(|i| self.ops[i].load(Ordering::Relaxed)),
@@ -234,6 +294,11 @@ impl Metrics {
             gateway_gone: self.gateway_gone.load(Ordering::Relaxed),
             gateway_deletes: self.gateway_deletes.load(Ordering::Relaxed),
             timers: self.timers.load(Ordering::Relaxed),
+            pairings: self.pairings.load(Ordering::Relaxed),
+            waits: self.waits.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            reports: self.reports.load(Ordering::Relaxed),
+            rate_limited: self.rate_limited.load(Ordering::Relaxed),
         }
     }
 }
@@ -241,7 +306,9 @@ impl Metrics {
 /// A point-in-time copy of [`Metrics`]; subtract two to get the cost of what ran between.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MetricsSnapshot {
+    /// Requests per operation, in [`DdbOp::ALL`]'s order.
     pub ops: [u64; 9],
+    /// Lost races: failed conditions and cancelled transactions.
     pub conflicts: u64,
     /// Requests DynamoDB refused with `TransactionConflict`.
     #[serde(default)]
@@ -249,24 +316,48 @@ pub struct MetricsSnapshot {
     /// Requests DynamoDB refused as over throughput.
     #[serde(default)]
     pub throttled: u64,
+    /// Read capacity units consumed, as DynamoDB reported them.
     pub read_units: f64,
+    /// Write capacity units consumed, as DynamoDB reported them.
     pub write_units: f64,
+    /// `@connections` posts.
     pub gateway_posts: u64,
+    /// Posts that found the connection gone (410).
     pub gateway_gone: u64,
+    /// `@connections` deletes.
     pub gateway_deletes: u64,
+    /// Timers scheduled.
     #[serde(default)]
     pub timers: u64,
+    /// Pairings committed.
+    #[serde(default)]
+    pub pairings: u64,
+    /// Joiners put in the lobby to wait.
+    #[serde(default)]
+    pub waits: u64,
+    /// Retries after the store refused.
+    #[serde(default)]
+    pub retries: u64,
+    /// Reports recorded.
+    #[serde(default)]
+    pub reports: u64,
+    /// Requests refused by a rate limit.
+    #[serde(default)]
+    pub rate_limited: u64,
 }
 
 impl MetricsSnapshot {
+    /// Requests of one operation.
     pub fn op(&self, op: DdbOp) -> u64 {
         self.ops[op.index()]
     }
 
+    /// DynamoDB requests of every operation.
     pub fn ddb_requests(&self) -> u64 {
         self.ops.iter().sum()
     }
 
+    /// Requests of the writing operations (see [`DdbOp::is_read`]).
     pub fn ddb_writes(&self) -> u64 {
         DdbOp::ALL
             .iter()
@@ -275,6 +366,7 @@ impl MetricsSnapshot {
             .sum()
     }
 
+    /// Requests of the reading operations: `GetItem`, `Query`, `Scan`, `BatchGetItem`.
     pub fn ddb_reads(&self) -> u64 {
         self.ddb_requests() - self.ddb_writes()
     }
@@ -294,6 +386,11 @@ impl MetricsSnapshot {
             gateway_gone: self.gateway_gone.saturating_sub(earlier.gateway_gone),
             gateway_deletes: self.gateway_deletes.saturating_sub(earlier.gateway_deletes),
             timers: self.timers.saturating_sub(earlier.timers),
+            pairings: self.pairings.saturating_sub(earlier.pairings),
+            waits: self.waits.saturating_sub(earlier.waits),
+            retries: self.retries.saturating_sub(earlier.retries),
+            reports: self.reports.saturating_sub(earlier.reports),
+            rate_limited: self.rate_limited.saturating_sub(earlier.rate_limited),
         }
     }
 }
@@ -319,6 +416,11 @@ impl fmt::Display for MetricsSnapshot {
             self.gateway_gone,
             self.gateway_deletes,
             self.timers
+        )?;
+        write!(
+            f,
+            " pairings={} waits={} retries={} reports={} rate_limited={}",
+            self.pairings, self.waits, self.retries, self.reports, self.rate_limited
         )
     }
 }

@@ -15,8 +15,10 @@ pub struct QuerySpec {
     pub index: Option<&'static str>,
     /// The partition key attribute and value.
     pub pk: (&'static str, String),
-    /// A sort key condition on `sk`: `>=`, `<`, or `begins_with`.
+    /// A sort key condition: `>=`, `<`, `BETWEEN` or `begins_with`.
     pub sk: Option<SkCond>,
+    /// The sort key attribute `sk` names (`sk`, or an index's own).
+    pub sk_name: &'static str,
     /// At most this many items per page.
     pub limit: Option<i32>,
     /// A strongly consistent read (ignored on an index).
@@ -38,6 +40,8 @@ pub enum SkCond {
     Below(String),
     /// `begins_with(sk, value)`.
     BeginsWith(String),
+    /// `sk BETWEEN low AND high`, both included.
+    Between(String, String),
 }
 
 impl QuerySpec {
@@ -48,6 +52,7 @@ impl QuerySpec {
             index: None,
             pk: (pk, value),
             sk: None,
+            sk_name: "sk",
             limit: None,
             consistent: true,
             forward: true,
@@ -72,13 +77,18 @@ impl Store {
         let mut cond = format!("#{} = :pk", q.pk.0);
         let mut vals = vec![(":pk", AttributeValue::S(q.pk.1.clone()))];
         if let Some(sk) = &q.sk {
+            let name = q.sk_name;
             let (c, v) = match sk {
-                SkCond::AtLeast(v) => ("#sk >= :sk", v),
-                SkCond::Below(v) => ("#sk < :sk", v),
-                SkCond::BeginsWith(v) => ("begins_with(#sk, :sk)", v),
+                SkCond::AtLeast(v) => (format!("#{name} >= :sk"), v),
+                SkCond::Below(v) => (format!("#{name} < :sk"), v),
+                SkCond::BeginsWith(v) => (format!("begins_with(#{name}, :sk)"), v),
+                SkCond::Between(low, high) => {
+                    vals.push((":high", AttributeValue::S(high.clone())));
+                    (format!("#{name} BETWEEN :sk AND :high"), low)
+                }
             };
             cond.push_str(" AND ");
-            cond.push_str(c);
+            cond.push_str(&c);
             vals.push((":sk", AttributeValue::S(v.clone())));
         }
         let projection = (!q.projection.is_empty()).then(|| {

@@ -23,7 +23,9 @@ pub enum Table {
 pub struct TableDef {
     /// The logical name, used for the template resource and env var.
     pub logical: &'static str,
+    /// The partition key attribute.
     pub hash_key: &'static str,
+    /// The sort key attribute, if the table has one.
     pub range_key: Option<&'static str>,
     /// Epoch-seconds attribute DynamoDB's TTL deletes by.
     pub ttl_attribute: &'static str,
@@ -34,19 +36,35 @@ pub struct TableDef {
 /// A global secondary index: name and keys (strings), every attribute projected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexDef {
+    /// The index's name.
     pub name: &'static str,
+    /// The index's partition key attribute.
     pub hash_key: &'static str,
+    /// The index's sort key attribute.
     pub range_key: &'static str,
+}
+
+impl TableDef {
+    /// Whether `attribute` is one of the table's own keys.
+    pub fn is_key(&self, attribute: &str) -> bool {
+        self.hash_key == attribute || self.range_key == Some(attribute)
+    }
 }
 
 /// Circles and everything of theirs: the circle, its lobby shards, members,
 /// reports and counters, each kind in partitions of its own (see [`crate::db::keys`]).
+/// The sparse `listed` index holds only listed circles (`lk`, `lt`), so
+/// `GET /groups` is one Query whatever else the table holds.
 pub const GROUPS: TableDef = TableDef {
     logical: "GroupsTable",
     hash_key: "pk",
     range_key: Some("sk"),
     ttl_attribute: "expires_at",
-    index: None,
+    index: Some(IndexDef {
+        name: super::keys::LISTED_INDEX,
+        hash_key: "lk",
+        range_key: "lt",
+    }),
 };
 
 /// One item per WebSocket connection: its state (idle, waiting, paired, away) and
@@ -68,7 +86,9 @@ pub const CONNECTIONS: TableDef = TableDef {
 /// Physical table names (from config on AWS, fixed or per-test locally).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableNames {
+    /// The groups table: circles and everything of theirs ([`GROUPS`]).
     pub groups: String,
+    /// The connections table ([`CONNECTIONS`]).
     pub connections: String,
 }
 
@@ -90,6 +110,7 @@ impl TableNames {
         }
     }
 
+    /// Each physical name with its table's definition, groups first.
     pub fn pairs(&self) -> [(&str, &TableDef); 2] {
         [(&self.groups, &GROUPS), (&self.connections, &CONNECTIONS)]
     }
@@ -110,21 +131,11 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), St
                 .attribute_definitions(attr(range));
         }
         if let Some(index) = def.index {
-            req = req
-                .attribute_definitions(attr(index.hash_key))
-                .global_secondary_indexes(
-                    GlobalSecondaryIndex::builder()
-                        .index_name(index.name)
-                        .key_schema(key(index.hash_key, KeyType::Hash))
-                        .key_schema(key(index.range_key, KeyType::Range))
-                        .projection(
-                            Projection::builder()
-                                .projection_type(ProjectionType::All)
-                                .build(),
-                        )
-                        .build()
-                        .expect("index name and key schema are set"),
-                );
+            req = req.attribute_definitions(attr(index.hash_key));
+            if !def.is_key(index.range_key) {
+                req = req.attribute_definitions(attr(index.range_key));
+            }
+            req = req.global_secondary_indexes(gsi(&index));
         }
         match req.send().await {
             Ok(_) => {}
@@ -184,25 +195,36 @@ async fn add_missing_index(client: &Client, name: &str, def: &TableDef) -> Resul
         .attribute_definitions(attr(index.range_key))
         .global_secondary_index_updates(
             GlobalSecondaryIndexUpdate::builder()
-                .create(
+                .create({
+                    let gsi = gsi(&index);
                     CreateGlobalSecondaryIndexAction::builder()
                         .index_name(index.name)
-                        .key_schema(key(index.hash_key, KeyType::Hash))
-                        .key_schema(key(index.range_key, KeyType::Range))
-                        .projection(
-                            Projection::builder()
-                                .projection_type(ProjectionType::All)
-                                .build(),
-                        )
+                        .set_key_schema(Some(gsi.key_schema().to_vec()))
+                        .set_projection(gsi.projection().cloned())
                         .build()
-                        .expect("index name, keys and projection are set"),
-                )
+                        .expect("index name, keys and projection are set")
+                })
                 .build(),
         )
         .send()
         .await
         .map_err(StoreError::from_sdk)?;
     Ok(())
+}
+
+/// An index as `CreateTable` declares it: its keys, every attribute projected.
+fn gsi(index: &IndexDef) -> GlobalSecondaryIndex {
+    GlobalSecondaryIndex::builder()
+        .index_name(index.name)
+        .key_schema(key(index.hash_key, KeyType::Hash))
+        .key_schema(key(index.range_key, KeyType::Range))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .expect("index name and key schema are set")
 }
 
 fn key(name: &str, key_type: KeyType) -> KeySchemaElement {

@@ -1,6 +1,10 @@
 //! The HTTP API: circles (`POST /groups`, `GET /groups`, `GET /groups/{code}`)
 //! and the organiser's endpoints, as a plain function of a request, wrapped by
 //! the HTTP API function on AWS and by axum locally.
+//!
+//! Every request with a source address is counted against that address's
+//! per-minute allowance first (`crate::edge`: one `UpdateItem`); past it the
+//! answer is `429` with `Retry-After`.
 
 use serde_json::{Value, json};
 
@@ -20,13 +24,16 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// One HTTP request, as both worlds hand it over.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpRequest<'a> {
+    /// The HTTP method, upper case (`GET`, `POST`, `PATCH`, `DELETE`).
     pub method: &'a str,
-    /// Without stage prefix and query string.
+    /// Without stage prefix, with the query string if there is one
+    /// (`/groups?after=…`).
     pub path: &'a str,
+    /// The raw body; one over [`MAX_BODY_BYTES`] is refused with 413.
     pub body: &'a [u8],
     /// The `Authorization` header.
     pub authorization: Option<&'a str>,
-    /// The caller's address (for the creation limit; only its keyed hash is kept).
+    /// The caller's address (for the per-address limits; only its keyed hash is kept).
     pub source_ip: Option<&'a str>,
     /// The page's base URL, for `organizer_url`.
     pub page_url: &'a str,
@@ -35,7 +42,9 @@ pub struct HttpRequest<'a> {
 /// A JSON answer (`204` has no body).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpResponse {
+    /// The HTTP status code.
     pub status: u16,
+    /// The JSON body (`null` for `204`; errors are `{error, message}`).
     pub body: Value,
     /// Seconds, for a `Retry-After` header.
     pub retry_after: Option<u64>,
@@ -86,7 +95,8 @@ fn not_found() -> HttpResponse {
 
 /// Routes one request.
 pub async fn handle(app: &App, req: HttpRequest<'_>) -> HttpResponse {
-    let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+    let (path, query) = req.path.split_once('?').unwrap_or((req.path, ""));
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     if req.body.len() > MAX_BODY_BYTES {
         return HttpResponse::error(
             413,
@@ -94,9 +104,25 @@ pub async fn handle(app: &App, req: HttpRequest<'_>) -> HttpResponse {
             format!("the body is over {MAX_BODY_BYTES} bytes"),
         );
     }
+    if let Some(addr) = req.source_ip {
+        match crate::edge::count_request(app, addr).await {
+            Ok(None) => {}
+            Ok(Some(secs)) => {
+                let mut r = HttpResponse::error(
+                    429,
+                    "rate_limited",
+                    "too many requests from this address; try again in a minute",
+                );
+                r.retry_after = Some(secs);
+                return r;
+            }
+            // The store is failing: the request itself will tell.
+            Err(err) => tracing::warn!(error = %err, "could not count a request"),
+        }
+    }
     let result = match (req.method, segments.as_slice()) {
         ("POST", ["groups"]) => Ok(create(app, &req).await),
-        ("GET", ["groups"]) => Ok(list(app).await),
+        ("GET", ["groups"]) => Ok(list(app, query).await),
         ("GET", ["groups", code]) => Ok(get(app, code).await),
         ("GET", ["organizer"]) => by_key(app, &req).await,
         (m, ["groups", code]) if m == "PATCH" || m == "DELETE" => {
@@ -361,13 +387,31 @@ async fn get(app: &App, code: &str) -> HttpResponse {
     }
 }
 
-async fn list(app: &App) -> HttpResponse {
-    match circle::list(app).await {
-        Ok(list) => HttpResponse::ok(
+/// `GET /groups?after=&limit=`: a page of the listed circles, without codes.
+async fn list(app: &App, query: &str) -> HttpResponse {
+    let mut after = None;
+    let mut limit = circle::LIST_PAGE;
+    for (key, value) in query.split('&').filter_map(|p| p.split_once('=')) {
+        match key {
+            "after" if circle::valid_cursor(value) => after = Some(value),
+            "after" => return invalid("after", "after must be a next from a previous page"),
+            "limit" => match value.parse() {
+                Ok(n) if (1..=circle::LIST_PAGE).contains(&n) => limit = n,
+                _ => {
+                    let max = circle::LIST_PAGE;
+                    return invalid("limit", format!("limit must be from 1 to {max}"));
+                }
+            },
+            _ => {}
+        }
+    }
+    match circle::list(app, after, limit).await {
+        Ok(page) => HttpResponse::ok(
             200,
-            list.iter()
-                .map(CircleView::without_code)
-                .collect::<Vec<_>>(),
+            json!({
+                "groups": page.circles.iter().map(CircleView::without_code).collect::<Vec<_>>(),
+                "next": page.next,
+            }),
         ),
         Err(err) => internal(err),
     }

@@ -14,14 +14,23 @@ use crate::error::ActionError;
 use crate::pairing;
 use crate::protocol::{ClientAction, ProtocolError};
 
+/// A socket opens.
 pub const CONNECT: &str = "$connect";
+/// A socket closed.
 pub const DISCONNECT: &str = "$disconnect";
+/// Any frame no other route matches; answered with `error` `bad_request`.
 pub const DEFAULT: &str = "$default";
+/// The `join_group` action.
 pub const JOIN_GROUP: &str = "join_group";
+/// The `message` action.
 pub const MESSAGE: &str = "message";
+/// The `leave_room` action.
 pub const LEAVE_ROOM: &str = "leave_room";
+/// The `block` action.
 pub const BLOCK: &str = "block";
+/// The `report` action.
 pub const REPORT: &str = "report";
+/// The `resume` action.
 pub const RESUME: &str = "resume";
 /// Every route key the API declares.
 pub const ROUTES: [&str; 9] = [
@@ -59,6 +68,24 @@ fn connection_id(event: &ApiGatewayWebsocketProxyRequest) -> Option<&str> {
         .filter(|c| !c.is_empty())
 }
 
+/// The client's address (`requestContext.identity.sourceIp`, on every event),
+/// and when its socket opened (`connectedAt`, the same on `$connect` and
+/// `$disconnect`; now when an event lacks it): which counter its socket is in.
+fn source<'e>(app: &App, event: &'e ApiGatewayWebsocketProxyRequest) -> Option<(&'e str, i64)> {
+    let ctx = &event.request_context;
+    let addr = ctx
+        .identity
+        .source_ip
+        .as_deref()
+        .filter(|a| !a.is_empty())?;
+    let at = if ctx.connected_at > 0 {
+        ctx.connected_at
+    } else {
+        app.now_ms()
+    };
+    Some((addr, at))
+}
+
 /// Whether the browser origin may open a socket. `None` allows any.
 pub fn origin_allowed(allowed: Option<&[String]>, origin: Option<&str>) -> bool {
     match (allowed, origin) {
@@ -69,8 +96,9 @@ pub fn origin_allowed(allowed: Option<&[String]>, origin: Option<&str>) -> bool 
     }
 }
 
-/// `$connect`: refuses a browser origin that is not allowed (403), else records
-/// the connection.
+/// `$connect`: refuses a browser origin that is not allowed (403) and an
+/// address with `max_sockets_per_address` sockets open already (429), else
+/// counts the socket against its address and records the connection.
 pub async fn on_connect(
     app: &App,
     event: &ApiGatewayWebsocketProxyRequest,
@@ -83,10 +111,31 @@ pub async fn on_connect(
         tracing::info!(connection_id = id, origin, "refused: origin not allowed");
         return response(403, Some("origin not allowed"));
     }
+    let source = source(app, event);
+    if let Some((addr, at)) = source {
+        match crate::edge::open_socket(app, addr, at).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(
+                    connection_id = id,
+                    "refused: too many sockets from its address"
+                );
+                return response(429, Some("too many connections from this address"));
+            }
+            Err(err) => {
+                tracing::error!(connection_id = id, error = %err, "connect failed");
+                return response(500, None);
+            }
+        }
+    }
     match pairing::connect(app, id).await {
         Ok(()) => response(200, None),
         Err(err) => {
             tracing::error!(connection_id = id, error = %err, "connect failed");
+            if let Some((addr, at)) = source {
+                // No socket opens, and no `$disconnect` will come for it.
+                let _ = crate::edge::close_socket(app, addr, at).await;
+            }
             response(500, None)
         }
     }
@@ -100,6 +149,11 @@ pub async fn on_disconnect(
     let Some(id) = connection_id(event) else {
         return response(400, None);
     };
+    if let Some((addr, at)) = source(app, event)
+        && let Err(err) = crate::edge::close_socket(app, addr, at).await
+    {
+        tracing::warn!(connection_id = id, error = %err, "socket count not lowered");
+    }
     match pairing::disconnect(app, id).await {
         Ok(()) => response(200, None),
         Err(err) => {
@@ -180,7 +234,8 @@ where
         Err(err) => {
             pairing::send_error(app, id, &err).await;
             if err.is_client_error() {
-                tracing::info!(connection_id = id, error = %err, "refused");
+                // The code only: a refusal's text may quote what the client sent.
+                tracing::info!(connection_id = id, code = ?err.code(), "refused");
                 response(200, None)
             } else {
                 tracing::error!(connection_id = id, error = %err, "action failed");

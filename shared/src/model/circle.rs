@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::code::AccessCode;
-use crate::db::attr::{b, n, opt_b, opt_n, req_n, req_s, s, string_list};
+use crate::db::attr::{b, n, opt_b, opt_n, opt_s, req_n, req_s, s, string_list};
 use crate::db::keys;
 use crate::db::{Item, StoreError};
 
@@ -24,10 +24,15 @@ pub struct RoundState {
 /// with one read; `cid` is the identity that survives a new code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Circle {
+    /// The current access code (the item's partition key).
     pub code: AccessCode,
+    /// The stable id: survives a new code (`id` in the HTTP API).
     pub cid: String,
+    /// The circle's name, 1 to 80 characters.
     pub name: String,
+    /// The circle's description, 1 to 500 characters.
     pub description: String,
+    /// The organiser's rules, shown to members in the lobby.
     pub rules: Vec<String>,
     /// The organiser's own prompts; empty means the default set.
     pub prompts: Vec<String>,
@@ -41,10 +46,16 @@ pub struct Circle {
     pub shards: u32,
     /// Bumped by every change; conditions a copy under a new code.
     pub ver: i64,
+    /// The timed rounds (`rnd`, `rmin`, `rends`, `ron`).
     pub round: RoundState,
+    /// Listed (`GET /groups` shows it): its sort key in the `listed` index
+    /// (`lt`, from [`keys::listing_key`]); `None`, the default: unlisted, and
+    /// the item has no index keys at all.
+    pub listing: Option<String>,
 }
 
 impl Circle {
+    /// The item under `CODE#{code}` / `CIRCLE`, with the short attribute names.
     pub fn to_item(&self) -> Item {
         let mut item = keys::circle(self.code.as_str());
         item.extend([
@@ -63,15 +74,20 @@ impl Circle {
             ("rends".into(), n(self.round.ends_at)),
             ("ron".into(), b(self.round.active)),
         ]);
+        if let Some(listing) = &self.listing {
+            item.extend([("lk".into(), s(keys::LISTED)), ("lt".into(), s(listing))]);
+        }
         item
     }
 
+    /// Reads a circle item; the code comes from its `pk`.
     pub fn from_item(item: &Item) -> Result<Self, StoreError> {
         let pk = req_s(item, "pk")?;
         let code = pk
             .strip_prefix(keys::CODE_PREFIX)
             .and_then(AccessCode::parse)
-            .ok_or_else(|| StoreError::Corrupt(format!("bad circle key {pk}")))?;
+            // Never the key itself in the error: it holds the access code.
+            .ok_or_else(|| StoreError::Corrupt("bad circle key".to_owned()))?;
         Ok(Self {
             code,
             cid: req_s(item, "cid")?,
@@ -90,9 +106,11 @@ impl Circle {
                 ends_at: opt_n(item, "rends").unwrap_or(0),
                 active: opt_b(item, "ron").unwrap_or(false),
             },
+            listing: opt_s(item, "lt"),
         })
     }
 
+    /// Whether it has expired at `now_secs` (epoch seconds).
     pub fn is_expired(&self, now_secs: i64) -> bool {
         now_secs >= self.expires_at
     }

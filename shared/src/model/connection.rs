@@ -11,15 +11,21 @@ use crate::db::{Item, StoreError};
 /// A connection's side of a room. The partner's record mirrors it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Room {
+    /// The room id.
     pub room: String,
     /// This member's opaque per-room id.
     pub pid: String,
+    /// The partner's connection id.
     pub partner: String,
+    /// The partner's display name.
     pub partner_name: String,
+    /// The partner's per-room id (`match.id`).
     pub partner_pid: String,
+    /// The partner's member id, which a block or report names (empty if unknown).
     pub partner_mid: String,
     /// Keyed hash of this seat's resume token.
     pub resume_hash: String,
+    /// The room's icebreaker, the same for both.
     pub prompt: String,
     /// The round the room belongs to (0: none).
     pub round: u32,
@@ -101,18 +107,25 @@ impl Room {
 pub enum ConnState {
     /// Connected, in no lobby and no room.
     Idle,
+    /// In the lobby, under the entry `W#{ticket}` of lobby shard `shard`.
     Waiting {
+        /// This stay in the lobby: the entry's sort key without `W#`.
         ticket: String,
+        /// The lobby shard holding the entry.
         shard: u32,
     },
     /// In a room; `partner_away_until` > 0 while the partner's seat is held.
     Paired {
+        /// This side of the room.
         room: Room,
+        /// Until when the partner's seat is held (epoch ms; 0: the partner is here).
         partner_away_until: i64,
     },
     /// The socket dropped mid-chat; the seat is held until `until` (epoch ms).
     Away {
+        /// The room whose seat is held.
         room: Room,
+        /// When the hold runs out (epoch ms).
         until: i64,
     },
 }
@@ -120,16 +133,20 @@ pub enum ConnState {
 /// The room a connection was in last, for `block`/`report` after it ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LastRoom {
+    /// The room id.
     pub room: String,
     /// Until when it may still be blocked or reported (epoch ms).
     pub until: i64,
+    /// The partner's member id, which a block or report names.
     pub partner_mid: String,
+    /// The partner's display name, for a report.
     pub partner_name: String,
 }
 
 /// One WebSocket connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connection {
+    /// API Gateway's connection id: the table's hash key.
     pub connection_id: String,
     /// Epoch ms.
     pub connected_at: i64,
@@ -137,14 +154,19 @@ pub struct Connection {
     pub expires_at: i64,
     /// The display name given at the last join.
     pub name: Option<String>,
-    /// The circle joined (its stable id), its code as joined, and the member.
+    /// The stable id of the circle joined.
     pub cid: Option<String>,
+    /// The access code it joined with (maybe one since replaced).
     pub code: Option<String>,
+    /// The member id it joined as (keyed hash of its `member` secret).
     pub mid: Option<String>,
+    /// Idle, waiting, paired or away (`state`, with each state's attributes).
     pub state: ConnState,
     /// The member just left, avoided until `avoid_until` (epoch ms).
     pub avoid: Option<String>,
+    /// When `avoid` stops being avoided (epoch ms).
     pub avoid_until: i64,
+    /// The room it left last, while it can still be blocked or reported.
     pub last_room: Option<LastRoom>,
     /// Set while the client is over its rate limit (epoch ms).
     pub throttled_until: i64,
@@ -154,6 +176,8 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// A fresh `idle` record, as `$connect` stores it; `connected_at_ms` is in epoch
+    /// ms, `expires_at` in epoch seconds.
     pub fn new(connection_id: &str, connected_at_ms: i64, expires_at: i64) -> Self {
         Self {
             connection_id: connection_id.to_owned(),
@@ -172,6 +196,7 @@ impl Connection {
         }
     }
 
+    /// The item, keyed by `connection_id`, with the short attribute names (`ck`, `thr`, ...).
     pub fn to_item(&self) -> Item {
         let mut item = keys::connection(&self.connection_id);
         item.extend([
@@ -237,6 +262,7 @@ impl Connection {
         item
     }
 
+    /// Reads a connection item; an unknown `state` is [`StoreError::Corrupt`].
     pub fn from_item(item: &Item) -> Result<Self, StoreError> {
         let state = match req_s(item, "state")?.as_str() {
             IDLE => ConnState::Idle,
@@ -284,6 +310,7 @@ impl Connection {
         })
     }
 
+    /// Whether it has expired at `now_secs` (epoch seconds).
     pub fn is_expired(&self, now_secs: i64) -> bool {
         now_secs >= self.expires_at
     }

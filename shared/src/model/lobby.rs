@@ -7,14 +7,19 @@ use crate::db::{Item, StoreError};
 /// Someone waiting in a circle's lobby.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LobbyEntry {
+    /// The waiter's connection id.
     pub conn: String,
+    /// The waiter's member id.
     pub mid: String,
+    /// The waiter's display name.
     pub name: String,
     /// This stay in the lobby; also the entry's sort key.
     pub ticket: String,
+    /// The lobby shard it is in (its partition `L#{cid}#{shard}`).
     pub shard: u32,
     /// The member just left, avoided until `avoid_until` (epoch ms).
     pub avoid: Option<String>,
+    /// When `avoid` stops being avoided (epoch ms).
     pub avoid_until: i64,
     /// Last heard from (epoch ms): the join, then each keep-alive.
     pub seen: i64,
@@ -24,12 +29,14 @@ pub struct LobbyEntry {
     pub notice_after: i64,
     /// The lobby count this waiter was last told.
     pub told: i64,
+    /// Epoch seconds; the TTL attribute (the waiter's connection's, never past the circle's).
     pub expires_at: i64,
     /// No member record when it entered: nothing for the matchmaker to read.
     pub fresh: bool,
 }
 
 impl LobbyEntry {
+    /// The item under `L#{cid}#{shard}` / `W#{ticket}`.
     pub fn to_item(&self, cid: &str) -> Item {
         let mut item = keys::entry(cid, self.shard, &self.ticket);
         item.extend([
@@ -50,6 +57,7 @@ impl LobbyEntry {
         item
     }
 
+    /// Reads an entry item; the shard and the ticket come from its keys.
     pub fn from_item(item: &Item) -> Result<Self, StoreError> {
         let pk = req_s(item, "pk")?;
         let sk = req_s(item, "sk")?;

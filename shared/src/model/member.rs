@@ -9,18 +9,22 @@ use crate::db::{Item, StoreError};
 /// whether the organiser removed them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Member {
+    /// The member id (keyed hash of the member secret): the item's sort key.
     pub mid: String,
     /// (member id, epoch seconds) in the order met; the same member may recur.
     pub met: Vec<(String, i64)>,
     /// Members this one must never be paired with (a block either way).
     pub blocked: BTreeSet<String>,
+    /// The organiser removed it: it can't join again.
     pub removed: bool,
     /// The connection it last joined with.
     pub conn: Option<String>,
+    /// Epoch seconds; the TTL attribute.
     pub expires_at: i64,
 }
 
 impl Member {
+    /// Reads a member item; `met` elements that don't parse are skipped.
     pub fn from_item(item: &Item) -> Result<Self, StoreError> {
         let met = string_list(item, "met")
             .into_iter()

@@ -16,11 +16,14 @@ pub use connection::{ConnState, Connection, LastRoom, Room};
 pub use lobby::LobbyEntry;
 pub use member::Member;
 
-/// Connection states.
+/// Connection state `idle`: connected, in no lobby and no room.
 pub const IDLE: &str = "idle";
+/// Connection state `waiting`: in the lobby, under a lobby entry.
 pub const WAITING: &str = "waiting";
+/// Connection state `paired`: in a room.
 pub const PAIRED: &str = "paired";
-/// A member whose socket dropped mid-chat: the seat is held for the grace period.
+/// Connection state `away`: the socket dropped mid-chat and the seat is held for the
+/// grace period.
 pub const AWAY: &str = "away";
 
 /// Random opaque ids (room ids, participant ids, tickets, circle ids).
@@ -73,8 +76,14 @@ mod tests {
                 ends_at: 7,
                 active: true,
             },
+            listing: None,
         };
-        assert_eq!(Circle::from_item(&c.to_item()), Ok(c));
+        assert_eq!(Circle::from_item(&c.to_item()), Ok(c.clone()));
+        let listed = Circle {
+            listing: Some("0000000020.abc".into()),
+            ..c
+        };
+        assert_eq!(Circle::from_item(&listed.to_item()), Ok(listed));
         let e = LobbyEntry {
             conn: "c".into(),
             mid: "m".into(),

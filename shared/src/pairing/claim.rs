@@ -263,6 +263,7 @@ pub(crate) async fn enqueue(
     let old_entry = prior.exit_lobby(app, &mut tx, true);
     match app.store.transact(tx).await {
         Ok(()) => {
+            app.metrics.count_wait();
             add_stats(app, circle, 0, i64::from(me.member.is_none())).await;
             Ok(ticket)
         }

@@ -31,8 +31,11 @@ pub async fn connect(app: &App, conn_id: &str) -> Result<(), ActionError> {
 /// A `join_group` as the client sent it.
 #[derive(Debug, Clone, Copy)]
 pub struct JoinRequest<'a> {
+    /// `access_code`, as typed.
     pub access_code: &'a str,
+    /// The display name, already cleaned (trimmed, cut, "Anonymous" when blank).
     pub name: &'a str,
+    /// The client's `member` secret, if it sent one (shape already checked).
     pub member: Option<&'a str>,
     /// The circle's stable id as the client believes it.
     pub circle: Option<&'a str>,

@@ -18,12 +18,15 @@ use crate::timers::Timer;
 /// How a member ends a room.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ending {
+    /// `leave_room`: the room ends, nothing else.
     Leave,
     /// Never paired again; the partner only sees `partner_left` (`left`).
     Block,
     /// A block, plus a report for the organiser.
     Report {
+        /// The reporter's `reason`.
         reason: String,
+        /// The messages the reporter's client attached.
         excerpt: Vec<ExcerptItem>,
     },
 }
@@ -245,7 +248,7 @@ pub async fn end_room(
             Ok(()) => break me,
             Err(err) if err.is_retryable() && conflicts < app.settings.max_attempts => {
                 conflicts += 1;
-                backoff(conflicts).await;
+                backoff(app, conflicts).await;
             }
             Err(err) => return Err(err.into()),
         }
@@ -255,9 +258,12 @@ pub async fn end_room(
         Ending::Block => Some(ServerEvent::Blocked {
             room: room.to_owned(),
         }),
-        Ending::Report { .. } => Some(ServerEvent::Reported {
-            room: room.to_owned(),
-        }),
+        Ending::Report { .. } => {
+            app.metrics.count_report();
+            Some(ServerEvent::Reported {
+                room: room.to_owned(),
+            })
+        }
     };
     if let Some(event) = told {
         let _ = send(app, conn_id, &event).await;
@@ -359,7 +365,7 @@ pub async fn disconnect(app: &App, conn_id: &str) -> Result<(), ActionError> {
             Ok(()) => return Ok(()),
             Err(err) if err.is_retryable() => {
                 conflicts += 1;
-                backoff(conflicts).await;
+                backoff(app, conflicts).await;
             }
             Err(err) => return Err(err.into()),
         }

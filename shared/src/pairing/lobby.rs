@@ -5,9 +5,9 @@
 //! `lobby_page` entries, about one read unit). When the first page is full, a
 //! second page from a random point spreads concurrent joiners over the lobby.
 //! Reading stops as soon as a never-met compatible waiter is in hand; only when
-//! none is does it read on, since DESIGN.md's rules ("never-met first", "never
-//! two compatible people waiting") are about the whole lobby. At rest a lobby
-//! holds a waiter or two, so a join reads one page of one shard.
+//! none is does it read on, since the rules of `docs/design.md` ("never-met
+//! first", "never two compatible people waiting") are about the whole lobby. At
+//! rest a lobby holds a waiter or two, so a join reads one page of one shard.
 
 use std::collections::{HashMap, HashSet};
 

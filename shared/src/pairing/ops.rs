@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Update};
 use rand::Rng;
 
 use crate::app::App;
-use crate::db::attr::{n, s};
+use crate::db::attr::{n, opt_n, s};
 use crate::db::keys;
 use crate::db::{StoreError, Table};
 use crate::error::ActionError;
@@ -155,8 +155,9 @@ pub(crate) fn last_room(app: &App, room: &str, partner_mid: &str, partner_name: 
     }
 }
 
-/// Full-jitter exponential backoff after a lost race.
-pub(crate) async fn backoff(conflicts: u32) {
+/// Full-jitter exponential backoff after a lost race, counted as a retry.
+pub(crate) async fn backoff(app: &App, conflicts: u32) {
+    app.metrics.count_retry();
     let cap_ms = 4u64.saturating_mul(1 << conflicts.min(6)).min(250);
     let ms = rand::rng().random_range(0..=cap_ms);
     tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -188,6 +189,9 @@ pub(crate) async fn send(
 
 /// Sends an `error` event; a client that is gone no longer needs it.
 pub async fn send_error(app: &App, conn_id: &str, err: &ActionError) {
+    if matches!(err, ActionError::RateLimited) {
+        app.metrics.count_rate_limited();
+    }
     let _ = send(
         app,
         conn_id,
@@ -196,8 +200,19 @@ pub async fn send_error(app: &App, conn_id: &str, err: &ActionError) {
     .await;
 }
 
+/// Throttle marks in a row after which the connection is closed (`DELETE
+/// @connections`): a client that kept sending past its allowance for about
+/// this many seconds (a mark lasts [`THROTTLE_MS`](crate::ratelimit::THROTTLE_MS)).
+pub const CLOSE_AFTER_STRIKES: i64 = 10;
+/// A mark this long after the previous one ended starts a new run of strikes,
+/// so a client that trips the limit now and then is never closed for it.
+pub const STRIKE_GAP_MS: i64 = 10_000;
+
 /// Refuses a connection over its allowance, marking its record so every
-/// instance refuses it until the mark passes.
+/// instance refuses it until the mark passes. Each mark is a strike; the
+/// [`CLOSE_AFTER_STRIKES`]th in a row closes the connection. The count lives
+/// in the record (`ths`), so it holds across Lambda instances, and costs one
+/// write per mark (two when a run starts), written only while over the limit.
 pub(crate) async fn throttle(app: &App, conn_id: &str, kind: Kind) -> Result<(), ActionError> {
     let now = app.now_ms();
     if app.limiter.allow(conn_id, kind, now) {
@@ -206,19 +221,60 @@ pub(crate) async fn throttle(app: &App, conn_id: &str, kind: Kind) -> Result<(),
     if !app.limiter.should_mark(conn_id, now) {
         return Err(ActionError::RateLimited);
     }
-    let op = app.store.update_op(
-        Table::Connections,
-        keys::connection(conn_id),
-        "SET #thr = :until",
-        Some("attribute_exists(#connection_id) AND (attribute_not_exists(#thr) OR #thr < :now)"),
-        vec![
-            (":until", n(now + crate::ratelimit::THROTTLE_MS)),
-            (":now", n(now)),
-        ],
-    );
-    match app.store.update(op).await {
-        Ok(()) | Err(StoreError::ConditionFailed) => {}
-        Err(err) => tracing::warn!(error = %err, "could not mark a throttled connection"),
+    let strikes = mark(app, conn_id, now).await.unwrap_or_else(|err| {
+        tracing::warn!(error = %err, "could not mark a throttled connection");
+        0
+    });
+    if strikes >= CLOSE_AFTER_STRIKES {
+        tracing::info!(
+            connection_id = conn_id,
+            strikes,
+            "closing a connection that keeps going over its rate limit"
+        );
+        match app.gateway.delete(conn_id).await {
+            Ok(()) | Err(GatewayError::Gone) => {}
+            Err(err) => tracing::warn!(connection_id = conn_id, error = %err, "could not close it"),
+        }
     }
     Err(ActionError::RateLimited)
+}
+
+/// Writes the throttle mark and counts it as a strike. Answers the strikes in
+/// a row so far, or 0 when another instance's mark still holds (or the record
+/// is gone).
+async fn mark(app: &App, conn_id: &str, now: i64) -> Result<i64, StoreError> {
+    let until = now + crate::ratelimit::THROTTLE_MS;
+    let recent = now - STRIKE_GAP_MS;
+    // The previous mark ended lately: the run goes on.
+    let go_on = app.store.update_op(
+        Table::Connections,
+        keys::connection(conn_id),
+        "SET #thr = :until ADD #ths :one",
+        // A mark that ends now has passed (as the in-process limiter sees it).
+        Some("attribute_exists(#connection_id) AND #thr <= :now AND #thr >= :recent"),
+        vec![
+            (":until", n(until)),
+            (":one", n(1)),
+            (":now", n(now)),
+            (":recent", n(recent)),
+        ],
+    );
+    match app.store.update_returning(go_on).await {
+        Ok(new) => return Ok(opt_n(&new, "ths").unwrap_or(1)),
+        Err(StoreError::ConditionFailed) => {}
+        Err(err) => return Err(err),
+    }
+    // No mark, or one that ended long ago: a run starts.
+    let first = app.store.update_op(
+        Table::Connections,
+        keys::connection(conn_id),
+        "SET #thr = :until, #ths = :one",
+        Some("attribute_exists(#connection_id) AND (attribute_not_exists(#thr) OR #thr < :recent)"),
+        vec![(":until", n(until)), (":one", n(1)), (":recent", n(recent))],
+    );
+    match app.store.update(first).await {
+        Ok(()) => Ok(1),
+        Err(StoreError::ConditionFailed) => Ok(0),
+        Err(err) => Err(err),
+    }
 }

@@ -140,6 +140,8 @@ pub(crate) fn member_met(
 /// transaction (every pairing of the circle would contend for the shards), and
 /// retried on a conflict or a throttle so the organiser's figures stay exact.
 pub(crate) async fn add_stats(app: &App, circle: &Circle, chats: i64, members: i64) {
+    app.metrics
+        .count_pairings(u64::try_from(chats).unwrap_or(0));
     if chats == 0 && members == 0 {
         return;
     }
@@ -158,7 +160,7 @@ pub(crate) async fn add_stats(app: &App, circle: &Circle, chats: i64, members: i
         );
         match app.store.update(op).await {
             Ok(()) => return,
-            Err(err) if err.is_retryable() => backoff(attempt).await,
+            Err(err) if err.is_retryable() => backoff(app, attempt).await,
             Err(err) => {
                 tracing::warn!(error = %err, "a circle's counters could not be updated");
                 return;

@@ -348,6 +348,6 @@ impl<'a> Seek<'a> {
     /// Counts a refusal by the store and backs off.
     async fn refused(&mut self) {
         self.refusals += 1;
-        backoff(self.refusals).await;
+        backoff(self.app, self.refusals).await;
     }
 }
