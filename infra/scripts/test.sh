@@ -4,7 +4,7 @@
 #   infra/scripts/test.sh            # everything
 #   infra/scripts/test.sh --quick    # Rust only: fmt, clippy, cargo test
 #
-# Steps: formatting and lints; the Rust tests (core invariants and concurrency,
+# Steps: the house rules (infra/scripts/check-modules.py); formatting and lints; the Rust tests (core invariants and concurrency,
 # group API, local stack end to end over real WebSockets, Lambda events and
 # template checks); the deploy checks (cfn-lint, sam validate, arm64 Lambda
 # build, cargo lambda smoke test); the browser test (Debian chromium driven by
@@ -26,6 +26,9 @@ summary() {
   node=$({ grep -oE '^ℹ pass [0-9]+' "$results" || true; } | awk '{s += $3} END {print s + 0}')
   echo "tests: $((rust + node)) passed, 0 failed"
 }
+
+step "house rules: no import cycles, no file over 600 lines, each file says what it is for"
+python3 infra/scripts/check-modules.py
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
