@@ -127,7 +127,8 @@ pub mod domain {
     pub const ADDRESS: &str = "source-address";
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
+/// Bytes from lowercase or uppercase hex; `None` if it isn't hex.
+pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
     }
@@ -137,7 +138,8 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes
         .iter()

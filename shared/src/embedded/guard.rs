@@ -18,6 +18,8 @@ use std::fmt;
 use axum::http::{HeaderMap, Method, Uri};
 use ring::{digest, hmac};
 
+use crate::secrets::{hex, unhex};
+
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 
 /// The credentials a store accepts.
@@ -328,29 +330,6 @@ fn signing_key_bytes(secret: &str, date: &str, region: &str, service: &str) -> h
     let k_region = step(k_date.as_ref(), region);
     let k_service = step(k_region.as_ref(), service);
     step(k_service.as_ref(), "aws4_request")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    bytes
-        .iter()
-        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])
-        .map(char::from)
-        .collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    let bytes = s.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    bytes
-        .chunks(2)
-        .map(|pair| {
-            let digit = |c: u8| char::from(c).to_digit(16);
-            u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ impl Joiner {
 pub(crate) fn anonymous_member() -> String {
     let mut bytes = [0u8; crate::secrets::MEMBER_ID_BYTES];
     rand::rng().fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::secrets::hex(&bytes)
 }
 
 /// A member record as stored, refused with `Removed` if the organiser removed it.
