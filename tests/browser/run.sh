@@ -51,7 +51,7 @@ port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()
 mkdir -p "$artifacts/screens"
 rm -f "$artifacts"/screens/*.png
 log="$artifacts/circle-local.log"
-if [ "$#" -gt 0 ]; then tests=("$@"); else tests=(circle.test.mjs protocol.test.mjs part2.test.mjs); fi
+if [ "$#" -gt 0 ]; then tests=("$@"); else tests=(); for f in "$here"/*.test.mjs; do tests+=("$(basename "$f")"); done; fi
 grace_s=3
 round_minute_s=2
 stack_args=(--port "$port" --memory --web-dir "$root/web" --resume-grace "${grace_s}s" --round-minute "${round_minute_s}s")
