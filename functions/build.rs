@@ -2,9 +2,11 @@
 //! `.js` file under `../web/` (walked recursively, sorted by path, so the list
 //! never goes stale as modules are added or moved). A missing `web/` (or
 //! `index.html`) doesn't break the build: the function answers 404 for it, and
-//! the build reruns when anything under `web/` changes.
+//! the build reruns when anything under `web/` changes. Each file is also kept
+//! gzipped (best compression, done once here), for browsers that accept it.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// The kinds of file embedded: (extension, content type).
@@ -56,20 +58,28 @@ fn main() {
 
     let mut code = String::from(
         "/// Every `.html`, `.css` and `.js` file under `web/` at build time, sorted by\n\
-         /// path: (path from `web/`, content type, text).\n\
-         pub const FILES: &[(&str, &str, &str)] = &[\n",
+         /// path: (path from `web/`, content type, text, the text gzipped).\n\
+         pub const FILES: &[(&str, &str, &str, &[u8])] = &[\n",
     );
-    for (rel, content_type, abs) in &files {
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    for (i, (rel, content_type, abs)) in files.iter().enumerate() {
+        let text = std::fs::read(abs).expect("a file just listed is readable");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&text).expect("writing to a Vec cannot fail");
+        let gz_path = out_dir.join(format!("page-{i}.gz"));
+        std::fs::write(&gz_path, gz.finish().expect("gzip into a Vec cannot fail"))
+            .expect("OUT_DIR is writable");
         writeln!(
             code,
-            "    ({rel:?}, {content_type:?}, include_str!({:?})),",
-            abs.display().to_string()
+            "    ({rel:?}, {content_type:?}, include_str!({:?}), include_bytes!({:?})),",
+            abs.display().to_string(),
+            gz_path.display().to_string()
         )
         .expect("writing to a String cannot fail");
     }
     code.push_str("];\n");
     let index = match files.iter().position(|(rel, _, _)| rel == "index.html") {
-        Some(i) => format!("Some(FILES[{i}].2)"),
+        Some(i) => format!("Some((FILES[{i}].2, FILES[{i}].3))"),
         None => {
             println!(
                 "cargo::warning=web/index.html is missing; the HTTP API function will answer 404 for the page"
@@ -79,10 +89,8 @@ fn main() {
     };
     writeln!(
         code,
-        "/// `web/index.html`, if it existed at build time.\npub const INDEX_HTML: Option<&str> = {index};"
+        "/// `web/index.html` (text, gzipped), if it existed at build time.\npub const INDEX_HTML: Option<(&str, &[u8])> = {index};"
     )
     .expect("writing to a String cannot fail");
-    let out =
-        PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("page.rs");
-    std::fs::write(&out, code).expect("OUT_DIR is writable");
+    std::fs::write(out_dir.join("page.rs"), code).expect("OUT_DIR is writable");
 }

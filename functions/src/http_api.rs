@@ -147,18 +147,36 @@ fn error(status: u16, error: &str, message: &str) -> Response {
     )
 }
 
-/// A file of the page, with the security headers
-/// ([`circle_shared::headers`]): the policy lets it connect to itself, to
-/// `HTTP_URL` when set, and to `WS_URL`.
-fn page_response(urls: &PublicUrls, content_type: &'static str, body: &str) -> Response {
-    let mut out = response(
-        200,
-        &[
-            ("content-type", content_type),
-            ("cache-control", "no-cache"),
-        ],
-        Body::Text(body.to_owned()),
-    );
+/// A file of the page, gzipped when the browser accepts it, with the security
+/// headers ([`circle_shared::headers`]): the policy lets it connect to itself,
+/// to `HTTP_URL` when set, and to `WS_URL`.
+fn page_response(
+    urls: &PublicUrls,
+    content_type: &'static str,
+    file: crate::page::File,
+    gzip: bool,
+) -> Response {
+    let headers = [
+        ("content-type", content_type),
+        ("cache-control", "no-cache"),
+        ("vary", "accept-encoding"),
+    ];
+    let mut out = if gzip {
+        let mut out = response(
+            200,
+            &[
+                headers[0],
+                headers[1],
+                headers[2],
+                ("content-encoding", "gzip"),
+            ],
+            Body::Binary(file.gzip.to_vec()),
+        );
+        out.is_base64_encoded = true;
+        out
+    } else {
+        response(200, &headers, Body::Text(file.text.to_owned()))
+    };
     let apis = urls.http_url.iter().chain(&urls.ws_url).map(String::as_str);
     let csp = circle_shared::headers::content_security_policy(apis);
     circle_shared::headers::insert(&mut out.headers, &csp);
@@ -171,8 +189,13 @@ pub async fn respond(app: &App, urls: &PublicUrls, req: ApiGatewayV2httpRequest)
     let method = req.request_context.http.method.as_str();
     if method == "GET" {
         if let Some((content_type, body)) = crate::page::asset(&path) {
+            let gzip = req
+                .headers
+                .get(http::header::ACCEPT_ENCODING)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(circle_shared::headers::accepts_gzip);
             return match body {
-                Some(body) => page_response(urls, content_type, body),
+                Some(file) => page_response(urls, content_type, file, gzip),
                 None => error(
                     404,
                     "not_found",

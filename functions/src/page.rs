@@ -1,19 +1,30 @@
 //! The web page, embedded at build time by `build.rs`: every `.html`, `.css`
 //! and `.js` file under `../web/` (the page's ES modules in their folders
-//! included), served by its path. A page that was missing then is `None` here.
+//! included), served by its path, as text or gzipped. A page that was missing
+//! then is `None` here.
 
 include!(concat!(env!("OUT_DIR"), "/page.rs"));
 
+/// One file of the page: its text, and the same gzipped at build time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct File {
+    /// The file as written.
+    pub text: &'static str,
+    /// The file gzipped (for a browser whose `Accept-Encoding` allows it).
+    pub gzip: &'static [u8],
+}
+
 /// A static file of the page: its content type and body (`None`: the page
 /// itself, missing at build time). `None` for a path that is no file of the page.
-pub fn asset(path: &str) -> Option<(&'static str, Option<&'static str>)> {
+pub fn asset(path: &str) -> Option<(&'static str, Option<File>)> {
     if path == "/" || path == "/index.html" {
-        return Some(("text/html; charset=utf-8", INDEX_HTML));
+        let index = INDEX_HTML.map(|(text, gzip)| File { text, gzip });
+        return Some(("text/html; charset=utf-8", index));
     }
     let rel = path.strip_prefix('/')?;
-    let i = FILES.binary_search_by_key(&rel, |(p, _, _)| p).ok()?;
-    let (_, content_type, body) = FILES[i];
-    Some((content_type, Some(body)))
+    let i = FILES.binary_search_by_key(&rel, |(p, ..)| p).ok()?;
+    let (_, content_type, text, gzip) = FILES[i];
+    Some((content_type, Some(File { text, gzip })))
 }
 
 #[cfg(test)]
@@ -26,7 +37,7 @@ mod tests {
             FILES.windows(2).all(|w| w[0].0 < w[1].0),
             "sorted, for the binary search"
         );
-        for (path, content_type, body) in FILES {
+        for (path, content_type, text, gzip) in FILES {
             let want = match path.rsplit_once('.').map(|(_, ext)| ext) {
                 Some("html") => "text/html; charset=utf-8",
                 Some("css") => "text/css; charset=utf-8",
@@ -36,15 +47,20 @@ mod tests {
             assert_eq!(*content_type, want, "{path}");
             assert_eq!(
                 asset(&format!("/{path}")),
-                Some((want, Some(*body))),
+                Some((want, Some(File { text, gzip }))),
                 "{path}"
             );
+            let mut unzipped = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(*gzip), &mut unzipped)
+                .expect("valid gzip");
+            assert_eq!(unzipped, *text, "{path}: the gzip copy is the same file");
         }
     }
 
     #[test]
     fn the_page_is_at_the_root() {
-        assert_eq!(asset("/"), Some(("text/html; charset=utf-8", INDEX_HTML)));
+        let index = INDEX_HTML.map(|(text, gzip)| File { text, gzip });
+        assert_eq!(asset("/"), Some(("text/html; charset=utf-8", index)));
         assert_eq!(asset("/index.html"), asset("/"));
     }
 
@@ -97,7 +113,7 @@ mod tests {
                 .collect()
         };
         let mut checked = 0;
-        for (path, _, body) in FILES {
+        for (path, _, body, _) in FILES {
             let targets = if path.ends_with(".html") {
                 quoted_after(body, "<script type=\"module\" src=")
             } else if path.ends_with(".js") {

@@ -434,7 +434,7 @@ async fn the_page_files_are_served_by_path() {
         request.request_context.http.path = Some(path.to_owned());
         request
     };
-    for (path, content_type, text) in circle_functions::page::FILES {
+    for (path, content_type, text, _) in circle_functions::page::FILES {
         let (status, got_type, body) = run_http_request(&w.app, at(&format!("/{path}"))).await;
         assert_eq!((status, got_type.as_str()), (200, *content_type), "{path}");
         assert_eq!(body, text.as_bytes(), "{path}");
@@ -442,6 +442,56 @@ async fn the_page_files_are_served_by_path() {
     for path in ["/lib/nope.js", "/nope.css", "/lib/../main.js"] {
         let (status, _, _) = run_http_request(&w.app, at(path)).await;
         assert_eq!(status, 404, "{path}");
+    }
+}
+
+/// A browser that accepts gzip gets each file of the page gzipped (base64 in
+/// the Lambda response, as API Gateway expects binary bodies), marked so, and
+/// `Vary: Accept-Encoding`; one that refuses it (`gzip;q=0`) gets the text.
+#[tokio::test]
+async fn the_page_is_gzipped_for_a_browser_that_accepts_it() {
+    let w = world(Settings::default()).await;
+    let urls = PublicUrls {
+        http_url: None,
+        ws_url: Some(WS_URL.to_owned()),
+    };
+    for (path, _, text, gzip) in circle_functions::page::FILES {
+        for (accept, zipped) in [("gzip, deflate, br", true), ("gzip;q=0, br", false)] {
+            let mut request = http_request("http-page.json");
+            request.raw_path = Some(format!("/{path}"));
+            request.request_context.http.path = Some(format!("/{path}"));
+            request
+                .headers
+                .insert("accept-encoding", accept.parse().expect("a header value"));
+            let response = http_api::respond(&w.app, &urls, request).await;
+            let header = |name: &str| {
+                response
+                    .headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            assert_eq!(header("vary").as_deref(), Some("accept-encoding"), "{path}");
+            if zipped {
+                assert_eq!(
+                    header("content-encoding").as_deref(),
+                    Some("gzip"),
+                    "{path}"
+                );
+                assert!(response.is_base64_encoded, "{path}");
+                assert_eq!(response.body, Some(Body::Binary(gzip.to_vec())), "{path}");
+                assert!(gzip.len() < text.len(), "{path}: gzip is smaller");
+                let wire = serde_json::to_value(&response).expect("serialises");
+                assert_eq!(wire["isBase64Encoded"], true, "{path}");
+            } else {
+                assert_eq!(header("content-encoding"), None, "{path}");
+                assert_eq!(
+                    response.body,
+                    Some(Body::Text((*text).to_owned())),
+                    "{path}"
+                );
+            }
+        }
     }
 }
 

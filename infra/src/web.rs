@@ -1,6 +1,7 @@
 //! The front end: files from the `web/` directory and its folders (the page's ES
 //! modules: `main.js`, `lib/dom.js`, `screens/chat.js`, …), read from disk on each
-//! request (so edits show on reload), or a placeholder page when there is none.
+//! request (so edits show on reload), or a placeholder page when there is none;
+//! gzipped for a browser that accepts it, as the function on AWS serves it.
 //! Every answer carries the page's security headers (a strict CSP, `nosniff`,
 //! no referrer; [`circle_shared::headers`]), as on AWS.
 
@@ -8,7 +9,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::Shared;
@@ -93,14 +94,31 @@ fn not_found() -> Response {
 }
 
 /// `GET /` and any other path no route claims.
-pub(crate) async fn serve(State(state): State<Arc<Shared>>, uri: Uri) -> Response {
-    let mut response = file(&state, &uri).await;
+pub(crate) async fn serve(
+    State(state): State<Arc<Shared>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(circle_shared::headers::accepts_gzip);
+    let mut response = file(&state, &uri, gzip).await;
     circle_shared::headers::insert(response.headers_mut(), &state.page_csp);
     response
 }
 
-/// The file at `uri`'s path, the placeholder, or a 404.
-async fn file(state: &Shared, uri: &Uri) -> Response {
+/// `bytes` gzipped, as the function on AWS serves the page; `None` if that
+/// failed (the file goes out as it is).
+fn gzipped(bytes: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes).ok()?;
+    gz.finish().ok()
+}
+
+/// The file at `uri`'s path (gzipped if `gzip`), the placeholder, or a 404.
+async fn file(state: &Shared, uri: &Uri, gzip: bool) -> Response {
     let Some(dir) = &state.site.dir else {
         return if uri.path() == "/" {
             (
@@ -117,14 +135,20 @@ async fn file(state: &Shared, uri: &Uri) -> Response {
     };
     let path = dir.join(&rel);
     match tokio::fs::read(&path).await {
-        Ok(bytes) => (
-            [
-                (header::CONTENT_TYPE, content_type(&path)),
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            bytes,
-        )
-            .into_response(),
+        Ok(bytes) => {
+            let mut response = match gzip.then(|| gzipped(&bytes)).flatten() {
+                Some(zipped) => ([(header::CONTENT_ENCODING, "gzip")], zipped).into_response(),
+                None => bytes.into_response(),
+            };
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(content_type(&path)),
+            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+            response
+        }
         Err(_) if uri.path() == "/" => (
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
             PLACEHOLDER,
@@ -147,7 +171,7 @@ mod tests {
         let stack = crate::Stack::start(config).await.expect("starts");
         for path in ["/", "/main.js", "/style.css", "/nope.js"] {
             let uri: Uri = path.parse().expect("a path");
-            let response = serve(State(Arc::clone(&stack.shared)), uri).await;
+            let response = serve(State(Arc::clone(&stack.shared)), HeaderMap::new(), uri).await;
             let header = |name: &str| {
                 response
                     .headers()
@@ -169,6 +193,37 @@ mod tests {
                 assert!(csp.contains(directive), "{path}: {csp} has {directive}");
             }
         }
+        stack.shutdown().await;
+    }
+
+    /// A browser that accepts gzip gets the file gzipped, and the same file.
+    #[tokio::test]
+    async fn the_page_is_gzipped_for_a_browser_that_accepts_it() {
+        let stack = crate::Stack::start(crate::Config::ephemeral())
+            .await
+            .expect("starts");
+        let Some(dir) = stack.shared.site.dir.clone() else {
+            stack.shutdown().await;
+            return;
+        };
+        let text = std::fs::read(dir.join("main.js")).expect("web/main.js");
+        let mut accept = HeaderMap::new();
+        accept.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip, br"),
+        );
+        let uri: Uri = "/main.js".parse().expect("a path");
+        let response = serve(State(Arc::clone(&stack.shared)), accept, uri).await;
+        assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(response.headers()[header::VARY], "accept-encoding");
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("a body");
+        assert!(body.len() < text.len(), "gzip is smaller");
+        let mut unzipped = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut unzipped)
+            .expect("valid gzip");
+        assert_eq!(unzipped, text);
         stack.shutdown().await;
     }
 
