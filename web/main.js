@@ -7,17 +7,22 @@ import { configReady } from './lib/api.js';
 import { state } from './state.js';
 import { abandon, closeSocket, on, retryJoin, sinceJoin } from './session/socket.js';
 import { show } from './ui/nav.js';
+import { alertFor } from './ui/alerts.js';
+import { showAnnouncement } from './ui/banner.js';
 import { stopFlash } from './ui/sound.js';
 import { tick } from './ui/ticker.js';
 import {
   endChat, endRoom, failPending, onMessage, partnerAway, partnerBack, showResumed, showResuming, startChat, stopChatTimers,
 } from './screens/chat.js';
 import { openCreate } from './screens/create.js';
-import { codeRefused, openJoin } from './screens/join.js';
+import { GONE, codeRefused, openJoin } from './screens/join.js';
 import { openOrganizer, orgKeyFromHash, orgRefresh } from './screens/organizer.js';
 import { onSafetyDone, safetyRefused } from './screens/safety.js';
-import { closedFor, showDropped } from './screens/trouble.js';
+import { aftercareRefused, onAftercare } from './screens/recent.js';
+import { circleEnded, closedFor, goneFor, showDropped } from './screens/trouble.js';
 import { onRound, onWaiting, showWaiting, startBreak } from './screens/waiting.js';
+import { onSitOut, showSittingOut, sittingOut } from './screens/sitout.js';
+import { onRoundEnding } from './ui/countdown.js';
 
 configReady.catch(() => setStatus("Couldn't load Circle's settings. Reload the page to try again."));
 
@@ -32,6 +37,7 @@ on('stop', stopChatTimers);
 // A server event (the session has done its part).
 on('frame', (ev) => {
   const { room, phase } = state;
+  alertFor(ev);
   switch (ev.event) {
     case 'waiting':
       onWaiting(ev);
@@ -59,17 +65,35 @@ on('frame', (ev) => {
     case 'reported':
       onSafetyDone(ev);
       break;
+    case 'feedback':
+    case 'keep_in_touch':
+    case 'contact':
+      onAftercare(ev);
+      break;
     case 'round':
       onRound(ev);
       break;
     case 'round_over':
       if (room && ev.room === room.id && (phase === 'chat' || phase === 'resuming')) {
         endRoom();
-        startBreak(Number(ev.number) || 0);
+        if (sittingOut()) showSittingOut();
+        else startBreak(Number(ev.number) || 0);
       }
+      break;
+    case 'round_ending':
+      onRoundEnding(ev);
+      break;
+    case 'sit_out':
+      onSitOut(ev);
+      break;
+    case 'announcement':
+      showAnnouncement(ev);
       break;
     case 'circle_closed':
       closedFor('This circle is closed', 'The organiser closed this circle: every chat in it has ended and it no longer exists. Thanks for taking part.');
+      break;
+    case 'circle_ended':
+      circleEnded(ev);
       break;
     case 'error':
       onError(ev);
@@ -88,6 +112,11 @@ function onError(ev) {
     return;
   }
   if (safetyRefused(ev.code, message)) return;
+  if (aftercareRefused(ev.code)) return;
+  if (ev.code === 'code_changed' || ev.code === 'circle_closed') {
+    if (phase === 'joining' || phase === 'connecting') { closeSocket(); codeRefused(GONE[ev.code]); } else goneFor(ev.code);
+    return;
+  }
   if ((ev.code === 'group_not_found' || ev.code === 'group_expired') && joining) {
     closeSocket();
     codeRefused(ev.code === 'group_expired'

@@ -75,6 +75,7 @@ fn participant() -> Participant {
     Participant {
         name: "Ann".into(),
         id: "p-3f9a1c".into(),
+        label: None,
     }
 }
 
@@ -90,9 +91,12 @@ fn events() -> Vec<(&'static str, ServerEvent)> {
                     name: "Book club".into(),
                     description: "We read and talk about books.".into(),
                     rules: vec!["Be kind".into(), "No spoilers".into()],
+                    expires_at: Some("2026-01-04T12:00:00Z".into()),
                 },
                 waiting: 3,
                 round: None,
+                reason: None,
+                retry_at: None,
             },
         ),
         (

@@ -49,6 +49,8 @@ pub struct LoadConfig {
     /// The stack's repeat guard (`Settings::repeat_guard`, 30 s by default).
     #[serde(serialize_with = "secs")]
     pub repeat_guard: Duration,
+    /// Labels per circle (0: none); client `i` joins with label `L{i % labels}`.
+    pub labels: usize,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -311,7 +313,9 @@ pub async fn run(
     let started = Instant::now();
     let mut codes = Vec::with_capacity(cfg.groups);
     for g in 0..cfg.groups {
-        codes.push(target.create_group(&format!("bench group {g}")).await?);
+        let labels: Vec<String> = (0..cfg.labels).map(|l| format!("L{l}")).collect();
+        let name = format!("bench group {g}");
+        codes.push(target.create_group(&name, &labels).await?);
     }
     tracing::info!(groups = codes.len(), "groups created");
 
@@ -499,6 +503,15 @@ impl Run<'_> {
         }
     }
 
+    /// `join_group` for client `i`, with its label when circles have labels.
+    fn join_frame(&self, i: usize, code: &str) -> serde_json::Value {
+        let mut frame = json!({"action": "join_group", "access_code": code, "name": name(i)});
+        if self.cfg.labels > 0 {
+            frame["label"] = json!(format!("L{}", i % self.cfg.labels));
+        }
+        frame
+    }
+
     fn send_join(&mut self, i: usize, kind: JoinKind) {
         let code = self.codes[self.clients[i].group].clone();
         let now = Instant::now();
@@ -506,10 +519,7 @@ impl Run<'_> {
         c.st = St::Joining;
         c.join_sent = Some((now, kind));
         c.last_join_at = Some(now);
-        self.send(
-            i,
-            json!({"action": "join_group", "access_code": code, "name": name(i)}),
-        );
+        self.send(i, self.join_frame(i, &code));
     }
 
     /// Processes frames until `done` holds and the stack has been quiet for
@@ -744,10 +754,7 @@ impl Run<'_> {
                 self.clients[i].busy_retries += 1;
                 self.busy_retries += 1;
                 let code = self.codes[self.clients[i].group].clone();
-                self.send(
-                    i,
-                    json!({"action": "join_group", "access_code": code, "name": name(i)}),
-                );
+                self.send(i, self.join_frame(i, &code));
             }
             ServerEvent::Error { code, message } => {
                 let code = serde_json::to_value(code)
@@ -774,7 +781,14 @@ impl Run<'_> {
             | ServerEvent::Reported { .. }
             | ServerEvent::Round(_)
             | ServerEvent::RoundOver { .. }
-            | ServerEvent::CircleClosed {} => {}
+            | ServerEvent::RoundEnding { .. }
+            | ServerEvent::SitOut { .. }
+            | ServerEvent::CircleClosed {}
+            | ServerEvent::Feedback { .. }
+            | ServerEvent::KeepInTouch { .. }
+            | ServerEvent::Contact { .. }
+            | ServerEvent::Announcement { .. }
+            | ServerEvent::CircleEnded { .. } => {}
         }
     }
 
@@ -1183,6 +1197,7 @@ mod tests {
             phase_timeout: Duration::from_secs(1),
             quiet: Duration::ZERO,
             repeat_guard: Duration::from_secs(30),
+            labels: 0,
         }
     }
 
@@ -1211,6 +1226,7 @@ mod tests {
             partner: Participant {
                 name: name(partner),
                 id: "p".into(),
+                label: None,
             },
             prompt: "p?".into(),
             resume: "t".into(),
@@ -1242,9 +1258,12 @@ mod tests {
                     name: "g".into(),
                     description: "d".into(),
                     rules: vec![],
+                    expires_at: None,
                 },
                 waiting: 1,
                 round: None,
+                reason: None,
+                retry_at: None,
             },
         );
         r.clients[3].st = St::Idle;
@@ -1276,6 +1295,7 @@ mod tests {
                 from: Participant {
                     name: name(0),
                     id: "p".into(),
+                    label: None,
                 },
                 sent_at: String::new(),
                 body: serde_json::Map::new(),

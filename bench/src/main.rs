@@ -113,6 +113,9 @@ struct Args {
     /// Load: the stack's repeat guard (Settings::repeat_guard), in seconds.
     #[arg(long, default_value_t = 30)]
     repeat_guard_secs: u64,
+    /// Load, burst and rounds: labels per circle (0: none); clients join with them in turn.
+    #[arg(long, default_value_t = 0)]
+    labels: usize,
 
     /// Burst: the circle sizes, one burst each, in order.
     #[arg(long, value_delimiter = ',', default_values_t = [100, 1000, 5000])]
@@ -173,6 +176,7 @@ impl Args {
             phase_timeout: Duration::from_secs(self.phase_timeout_secs),
             quiet: Duration::from_millis(self.quiet_ms),
             repeat_guard: Duration::from_secs(self.repeat_guard_secs),
+            labels: self.labels,
         }
     }
 
@@ -324,6 +328,7 @@ async fn run_against(
                 rounds: args.rounds,
                 connect_concurrency: args.connect_concurrency,
                 timeout: Duration::from_secs(args.deadline_secs),
+                labels: args.labels,
             };
             let report = rounds::run(&cfg, target).await?;
             rounds::print(&report);

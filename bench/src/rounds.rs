@@ -25,6 +25,8 @@ pub struct RoundsConfig {
     pub connect_concurrency: usize,
     /// Longest the whole session may take.
     pub timeout: Duration,
+    /// Labels of the circle (0: none); client `i` joins with `L{i % labels}`.
+    pub labels: usize,
 }
 
 /// One round as the clients saw it.
@@ -70,9 +72,15 @@ impl RoundsReport {
 }
 
 /// `POST /groups`: (access code, organiser key).
-async fn create(target: &Target) -> Result<(String, String, Option<String>), BenchError> {
-    let body =
+async fn create(
+    target: &Target,
+    labels: usize,
+) -> Result<(String, String, Option<String>), BenchError> {
+    let mut body =
         json!({"name": "bench rounds", "description": "circle-bench rounds", "rules": ["be kind"]});
+    if labels > 0 {
+        body["labels"] = json!((0..labels).map(|l| format!("L{l}")).collect::<Vec<_>>());
+    }
     let (status, answer) = http::request(target.addr, "POST", "/groups", Some(&body)).await?;
     let field = |k: &str| answer.get(k).and_then(Value::as_str).map(str::to_owned);
     match (status, field("access_code"), field("organizer_key")) {
@@ -86,7 +94,7 @@ async fn create(target: &Target) -> Result<(String, String, Option<String>), Ben
 
 pub async fn run(cfg: &RoundsConfig, target: &Target) -> Result<RoundsReport, BenchError> {
     let deadline = Instant::now() + cfg.timeout;
-    let (code, key, cid) = create(target).await?;
+    let (code, key, cid) = create(target, cfg.labels).await?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (conns, _) = ws::open_many(
         &target.ws_url(),
@@ -101,8 +109,11 @@ pub async fn run(cfg: &RoundsConfig, target: &Target) -> Result<RoundsReport, Be
         ..RoundsReport::default()
     };
     for (i, c) in conns.iter().enumerate() {
-        let frame = json!({"action": "join_group", "access_code": code, "name": format!("p{i}"),
+        let mut frame = json!({"action": "join_group", "access_code": code, "name": format!("p{i}"),
             "member": format!("bench-member-{i:08}"), "circle": cid});
+        if cfg.labels > 0 {
+            frame["label"] = json!(format!("L{}", i % cfg.labels));
+        }
         c.send(Out::Text(frame.to_string()));
     }
     // The joins settle (everyone in a room, one waiting when N is odd) before

@@ -138,13 +138,16 @@ impl Target {
             .and_then(|h| serde_json::from_value(h.clone()).ok()))
     }
 
-    /// `POST /groups`; the new group's access code.
-    pub async fn create_group(&self, name: &str) -> Result<String, BenchError> {
-        let body = json!({
+    /// `POST /groups` (with `labels` if any); the new group's access code.
+    pub async fn create_group(&self, name: &str, labels: &[String]) -> Result<String, BenchError> {
+        let mut body = json!({
             "name": name,
             "description": "circle-bench load group",
             "rules": ["be kind"],
         });
+        if !labels.is_empty() {
+            body["labels"] = json!(labels);
+        }
         let (status, answer) = http::request(self.addr, "POST", "/groups", Some(&body)).await?;
         match (status, answer.get("access_code").and_then(Value::as_str)) {
             (201, Some(code)) => Ok(code.to_owned()),

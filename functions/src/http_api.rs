@@ -261,7 +261,7 @@ pub fn http_response(reply: &HttpResponse) -> Response {
         (
             &[
                 ("cache-control", "no-store"),
-                ("content-type", "application/json"),
+                ("content-type", reply.content_type()),
             ],
             Body::Text(reply.body_text()),
         )

@@ -15,9 +15,10 @@ pub mod websocket;
 
 /// Every WebSocket route key and the binary (and SAM function) that serves it.
 /// `block` and `report` end a room like `leave_room` and go back to the lobby
-/// like it, so the leave function serves them; `resume` enters a room like a
-/// join, so the join function does.
-pub const FUNCTIONS: [(&str, &str); 9] = [
+/// like it, so the leave function serves them (and `feedback` and
+/// `keep_in_touch`, which act on a room just left); `resume` enters a room like a
+/// join, and `sit_out` off joins the lobby again, so the join function serves them.
+pub const FUNCTIONS: [(&str, &str); 12] = [
     (circle_shared::handlers::ws::CONNECT, "ws-connect"),
     (circle_shared::handlers::ws::DISCONNECT, "ws-disconnect"),
     (circle_shared::handlers::ws::JOIN_GROUP, "ws-join-group"),
@@ -26,6 +27,9 @@ pub const FUNCTIONS: [(&str, &str); 9] = [
     (circle_shared::handlers::ws::BLOCK, "ws-leave-room"),
     (circle_shared::handlers::ws::REPORT, "ws-leave-room"),
     (circle_shared::handlers::ws::RESUME, "ws-join-group"),
+    (circle_shared::handlers::ws::FEEDBACK, "ws-leave-room"),
+    (circle_shared::handlers::ws::KEEP_IN_TOUCH, "ws-leave-room"),
+    (circle_shared::handlers::ws::SIT_OUT, "ws-join-group"),
     (circle_shared::handlers::ws::DEFAULT, "ws-default"),
 ];
 

@@ -264,6 +264,31 @@ async fn block_report_resume_and_timer_samples_run_through_their_handlers() {
     );
     assert_eq!(view["reports"][0]["excerpt"][0]["from"], "partner");
 
+    // feedback and keep_in_touch on the room just ended, from both sides.
+    for who in [a, b] {
+        let feedback = with_connection(
+            with_body(ws_event("ws-leave-room-feedback.json"), in_room),
+            who,
+        );
+        assert_eq!(run_ws(&w.app, feedback).await, 200);
+        assert_eq!(kinds_for(&w.posts.take(), who), ["feedback"]);
+    }
+    let touch = |who| {
+        with_connection(
+            with_body(ws_event("ws-leave-room-keep-in-touch.json"), in_room),
+            who,
+        )
+    };
+    assert_eq!(run_ws(&w.app, touch(a)).await, 200);
+    assert_eq!(kinds_for(&w.posts.take(), a), ["keep_in_touch"]);
+    assert_eq!(run_ws(&w.app, touch(b)).await, 200);
+    let posts = w.posts.take();
+    assert_eq!(kinds_for(&posts, b), ["keep_in_touch", "contact"]);
+    assert_eq!(
+        only_event(&posts, a, "contact")["contact"],
+        "ann@example.org"
+    );
+
     // resume: a dropped member's new connection takes its seat back.
     let (c, d, d2) = ("resume-c-Vx1lZ=", "resume-d-Vx1lZ=", "resume-d2-Vx1l=");
     join_sample(&w, c).await;
@@ -554,8 +579,11 @@ fn every_event_file_is_exercised() {
         "ws-disconnect.json",
         "ws-join-group.json",
         "ws-join-group-resume.json",
+        "ws-join-group-sit-out.json",
         "ws-leave-room.json",
         "ws-leave-room-block.json",
+        "ws-leave-room-feedback.json",
+        "ws-leave-room-keep-in-touch.json",
         "ws-leave-room-report.json",
         "ws-message.json",
     ]);

@@ -43,6 +43,8 @@ pub(crate) async fn groups(
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = if answer.status == 204 {
         status.into_response()
+    } else if let Some((content_type, text)) = answer.text {
+        (status, [(header::CONTENT_TYPE, content_type)], text).into_response()
     } else {
         (status, Json(answer.body)).into_response()
     };

@@ -30,6 +30,7 @@ pub(crate) fn router(shared: &Arc<Shared>, stage: &str, limits: &Limits) -> Rout
         .route("/groups/{code}", any(http_api::groups))
         .route("/groups/{code}/{action}", any(http_api::groups))
         .route("/organizer", any(http_api::groups))
+        .route("/prompts", any(http_api::groups))
         .route("/config.json", get(http_api::config))
         .route("/_local/metrics", get(http_api::metrics))
         .route(

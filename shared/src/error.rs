@@ -17,6 +17,12 @@ pub enum ActionError {
     /// The circle has expired.
     #[error("this circle has expired")]
     CircleExpired,
+    /// The code was replaced by a new one (its tombstone says so).
+    #[error("the organiser changed this circle's code; ask them for the new one")]
+    CodeChanged,
+    /// The circle of this code was closed by its organiser.
+    #[error("the organiser closed this circle")]
+    CircleClosed,
     /// In a room the action can't be taken from (e.g. `join_group` for another circle).
     #[error("you are already in a room; leave it first")]
     AlreadyInRoom,
@@ -62,6 +68,8 @@ impl ActionError {
             }
             Self::CircleNotFound => ErrorCode::GroupNotFound,
             Self::CircleExpired => ErrorCode::GroupExpired,
+            Self::CodeChanged => ErrorCode::CodeChanged,
+            Self::CircleClosed => ErrorCode::CircleClosed,
             Self::NotInRoom => ErrorCode::NotInRoom,
             Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             Self::Removed => ErrorCode::Removed,

@@ -16,7 +16,7 @@
 //! | records | [`model`] | the records and their item shapes |
 //! | rules | [`rules`] | pure: who may be paired and in what order; whom to pair in a round |
 //! | context | [`gateway`], [`ratelimit`], [`app`], [`error`], [`edge`] | `@connections`, rate limits, the `App` every handler gets, `ActionError`, per-address limits counted in DynamoDB |
-//! | domain | [`circle`], [`presence`], [`pairing`], [`rounds`], [`organizer`] | circles in the store, who is connected, the pairing actions, rounds, the organiser |
+//! | domain | [`circle`], [`presence`], [`activity`], [`pairing`], [`rounds`], [`organizer`] | circles in the store, who is connected, counts over time (joins, chats, feedback; never who), the pairing actions, rounds, the organiser |
 //! | routes | [`handlers`] | WebSocket routes, HTTP routes, firing timers |
 //! | local only | `embedded`, `aws_sim` (feature `embedded`) | dynoxide in-process, and AWS's behaviour simulated in front of it |
 //!
@@ -45,6 +45,7 @@
 
 #![warn(missing_docs)]
 
+pub mod activity;
 pub mod app;
 #[cfg(feature = "embedded")]
 pub mod aws_sim;

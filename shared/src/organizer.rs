@@ -2,49 +2,28 @@
 //! counters, reports), removing a member, and closing the circle (everyone told,
 //! sockets closed, every record deleted at once).
 
+pub mod insight;
+pub mod lifecycle;
+pub mod reports;
+pub mod roster;
+pub mod screen;
+
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::app::App;
+use crate::circle::tombstone;
 use crate::circle::view::CircleView;
 use crate::clock::rfc3339_millis;
-use crate::db::attr::{b, opt_n, opt_s};
+use crate::db::attr::{b, opt_n};
 use crate::db::keys::{self, MEMBER_SHARDS, STATS_SHARDS};
 use crate::db::{QuerySpec, StoreError, Table, Tx};
 use crate::error::ActionError;
 use crate::model::{Circle, ConnState, Member};
 use crate::pairing;
 use crate::presence;
-use crate::protocol::{LeftReason, ServerEvent};
+use crate::protocol::{EndReason, LeftReason, ServerEvent};
 
-/// Reports shown at most.
-pub const REPORTS_SHOWN: i32 = 100;
-
-/// Someone a report names.
-#[derive(Debug, Clone, Serialize)]
-pub struct Person {
-    /// Display name.
-    pub name: String,
-    /// Member id, as `POST /groups/{code}/remove` takes it.
-    pub member_id: String,
-}
-
-/// A report as the organiser sees it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReportView {
-    /// The report item's sort key (`{at_ms:013}#{rand}`).
-    pub id: String,
-    /// When it was made (RFC 3339, UTC, milliseconds).
-    pub at: String,
-    /// The reporter's `reason`.
-    pub reason: String,
-    /// Exactly as the reporter's client sent it.
-    pub excerpt: Value,
-    /// Who reported.
-    pub reporter: Person,
-    /// Whom the report is about.
-    pub reported: Person,
-}
+pub use reports::{Person, ReportView, ReportedCount};
 
 /// A circle's rounds as the organiser sees them.
 #[derive(Debug, Clone, Serialize)]
@@ -67,6 +46,10 @@ pub struct RoundView {
 pub struct OrganizerView {
     /// The circle, with its code and id.
     pub circle: CircleView,
+    /// Who is connected now, at most [`roster::PRESENT_SHOWN`].
+    pub present: Vec<roster::Present>,
+    /// How many are connected now (all of them, listed or not).
+    pub present_total: usize,
     /// Connections waiting in the lobby now.
     pub waiting: u64,
     /// Connections in a room now (paired, or away with the seat held).
@@ -75,10 +58,22 @@ pub struct OrganizerView {
     pub chats: i64,
     /// Members so far: joins with no member record yet (summed over the counter shards).
     pub members: i64,
+    /// In a circle with labels: chats across and within labels so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label_share: Option<crate::circle::labels::LabelShare>,
     /// The rounds.
     pub round: RoundView,
-    /// The newest reports, newest first, at most [`REPORTS_SHOWN`].
+    /// The first page of reports (at most [`reports::REPORTS_PAGE`], newest first).
     pub reports: Vec<ReportView>,
+    /// The next page's cursor (`GET /groups/{code}/reports?after=…`), if any.
+    pub reports_next: Option<String>,
+    /// Reports per reported member, most reported first (at most
+    /// [`reports::COUNTS_SHOWN`]): no flood can hide one.
+    pub reported_counts: Vec<ReportedCount>,
+    /// `good` and `meh` ratings over the circle's life, and per round.
+    pub feedback: insight::FeedbackView,
+    /// Joins, chats and ratings per 5-minute bucket over the circle's life.
+    pub activity: Vec<insight::ActivityRow>,
 }
 
 /// The circle's rounds for the organiser, `seconds_left` counted from now.
@@ -101,19 +96,19 @@ pub async fn view(app: &App, circle: &Circle) -> Result<OrganizerView, StoreErro
     let stats_keys: Vec<_> = (0..STATS_SHARDS)
         .map(|k| (Table::Groups, keys::stats(&circle.cid, k), false))
         .collect();
-    let mut q = QuerySpec::partition(Table::Groups, "pk", keys::reports_pk(&circle.cid));
-    q.forward = false;
-    q.consistent = false;
-    q.limit = Some(REPORTS_SHOWN);
-    let (conns, stats, reports) = tokio::try_join!(
+    let (conns, stats, page, reported_counts, (feedback, activity)) = tokio::try_join!(
         presence::connections(app, &circle.cid),
         app.store.batch_get(&stats_keys),
-        app.store.query(q),
+        reports::page(app, &circle.cid, None),
+        reports::counts(app, &circle.cid),
+        insight::read(app, circle),
     )?;
     let (mut chats, mut members) = (0, 0);
+    let mut share = crate::circle::labels::LabelShare::default();
     for item in stats.into_iter().flatten() {
         chats += opt_n(&item, "chats").unwrap_or(0);
         members += opt_n(&item, "members").unwrap_or(0);
+        share.add(&item);
     }
     let waiting = conns
         .iter()
@@ -123,35 +118,22 @@ pub async fn view(app: &App, circle: &Circle) -> Result<OrganizerView, StoreErro
         .iter()
         .filter(|c| matches!(c.state, ConnState::Paired { .. } | ConnState::Away { .. }))
         .count() as u64;
-    let reports = reports
-        .items
-        .iter()
-        .map(|r| {
-            let get = |k: &str| opt_s(r, k).unwrap_or_default();
-            ReportView {
-                id: get("sk"),
-                at: rfc3339_millis(opt_n(r, "at").unwrap_or(0)),
-                reason: get("reason"),
-                excerpt: serde_json::from_str(&get("excerpt")).unwrap_or(Value::Array(vec![])),
-                reporter: Person {
-                    name: get("reporter_name"),
-                    member_id: get("reporter_mid"),
-                },
-                reported: Person {
-                    name: get("reported_name"),
-                    member_id: get("reported_mid"),
-                },
-            }
-        })
-        .collect();
+    let (present, present_total) = roster::present(&conns);
     Ok(OrganizerView {
         circle: CircleView::with_code(circle),
+        present,
+        present_total,
         waiting,
         chatting,
         chats,
         members,
+        label_share: circle.labels.active().map(|_| share),
         round: round_view(app, circle),
-        reports,
+        reports: page.reports,
+        reports_next: page.reports_next,
+        reported_counts,
+        feedback,
+        activity,
     })
 }
 
@@ -188,8 +170,22 @@ pub async fn remove(app: &App, circle: &Circle, mid: &str) -> Result<Option<usiz
     {
         conns.push(c);
     }
-    let removed = ActionError::Removed;
     for c in &conns {
+        close_connection(app, circle, c, &ActionError::Removed).await?;
+    }
+    Ok(Some(conns.len()))
+}
+
+/// Ends whatever `c` is doing in the circle (its room ends for both and the
+/// partner hears `partner_left`; its lobby entry goes), then sends it `error`
+/// `why` and closes its socket.
+pub(crate) async fn close_connection(
+    app: &App,
+    circle: &Circle,
+    c: &crate::model::Connection,
+    why: &ActionError,
+) -> Result<(), ActionError> {
+    {
         match &c.state {
             ConnState::Paired {
                 room,
@@ -230,14 +226,16 @@ pub async fn remove(app: &App, circle: &Circle, mid: &str) -> Result<Option<usiz
             }
             ConnState::Idle => {}
         }
-        pairing::send_error(app, &c.connection_id, &removed).await;
+        pairing::send_error(app, &c.connection_id, why).await;
         let _ = app.gateway.delete(&c.connection_id).await;
     }
-    Ok(Some(conns.len()))
+    Ok(())
 }
 
-/// Closes a circle now: new joins fail at once, everyone connected hears
-/// `circle_closed` and is disconnected, and every record of the circle goes.
+/// Closes a circle now: new joins fail at once (`circle_closed`), everyone
+/// connected hears `circle_closed` and `circle_ended` (`closed`) and is
+/// disconnected, and every record of the circle goes but two tombstones (its
+/// code's and its organiser key's, content-free, until its original end).
 pub async fn close(app: &App, circle: &Circle) -> Result<(), ActionError> {
     let mut tx = Tx::new();
     tx.delete(
@@ -254,23 +252,31 @@ pub async fn close(app: &App, circle: &Circle) -> Result<(), ActionError> {
         app.store
             .delete_op(Table::Groups, keys::pointer(&circle.cid), None, vec![]),
     );
-    tx.delete(
-        "organiser key",
-        app.store.delete_op(
-            Table::Groups,
-            keys::organizer(&circle.organizer_hash),
-            None,
-            vec![],
+    // The key index and the code stay as content-free tombstones until the
+    // circle's original end, so the page can say "closed".
+    tx.put(
+        "organiser key, closed",
+        tombstone::closed_key_op(app, &circle.organizer_hash, circle.expires_at),
+    );
+    tx.put(
+        "code's tombstone",
+        tombstone::put_op(
+            app,
+            circle.code.as_str(),
+            tombstone::Ended::CircleClosed,
+            true,
+            circle.expires_at,
         ),
     );
     app.store.transact(tx).await?;
     let conns = presence::connections(app, &circle.cid).await?;
-    let closed = ServerEvent::CircleClosed {};
-    futures_util::future::join_all(conns.iter().map(|c| async {
-        let _ = pairing::send(app, &c.connection_id, &closed).await;
-        let _ = app.gateway.delete(&c.connection_id).await;
-    }))
-    .await;
+    let events = [
+        ServerEvent::CircleClosed {},
+        ServerEvent::CircleEnded {
+            reason: EndReason::Closed,
+        },
+    ];
+    lifecycle::tell_and_close(app, &conns, &events, true).await;
     let mut seats = Vec::new();
     for c in &conns {
         if let ConnState::Away { room, .. } = &c.state {
@@ -291,7 +297,11 @@ pub async fn close(app: &App, circle: &Circle) -> Result<(), ActionError> {
         .collect();
     partitions.extend((0..MEMBER_SHARDS).map(|k| format!("M#{}#{k}", circle.cid)));
     partitions.push(keys::reports_pk(&circle.cid));
+    partitions.push(keys::report_counts_pk(&circle.cid));
+    partitions.push(keys::feedback_pk(&circle.cid));
+    partitions.push(keys::keep_in_touch_pk(&circle.cid));
     partitions.push(format!("C#{}", circle.cid));
+    partitions.push(keys::activity_pk(&circle.cid));
     let mut doomed = seats;
     doomed.extend((0..STATS_SHARDS).map(|k| keys::stats(&circle.cid, k)));
     for pk in partitions {

@@ -13,6 +13,17 @@ pub const MAX_CONNECTIONS: usize = 200_000;
 
 /// Every live connection that joined the circle `cid`.
 pub async fn connections(app: &App, cid: &str) -> Result<Vec<Connection>, StoreError> {
+    read(app, cid, false).await
+}
+
+/// Every connection that joined the circle `cid`, those whose TTL is up
+/// included (a connection's TTL is at most its circle's end, so at the end
+/// they all are): for telling them the circle ended.
+pub async fn connections_at_end(app: &App, cid: &str) -> Result<Vec<Connection>, StoreError> {
+    read(app, cid, true).await
+}
+
+async fn read(app: &App, cid: &str, with_expired: bool) -> Result<Vec<Connection>, StoreError> {
     let reads = (0..PRESENCE_SHARDS).map(|k| {
         let mut q = QuerySpec::partition(Table::Connections, "ck", format!("{cid}#{k}"));
         q.index = Some(BY_CIRCLE_INDEX);
@@ -24,7 +35,7 @@ pub async fn connections(app: &App, cid: &str) -> Result<Vec<Connection>, StoreE
     for items in futures_util::future::try_join_all(reads).await? {
         for item in items {
             let conn = Connection::from_item(&item)?;
-            if !conn.is_expired(now) && conn.cid.as_deref() == Some(cid) {
+            if (with_expired || !conn.is_expired(now)) && conn.cid.as_deref() == Some(cid) {
                 out.push(conn);
             }
         }

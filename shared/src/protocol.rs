@@ -6,6 +6,14 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+mod aftercare;
+mod parts;
+pub mod text;
+
+pub use parts::{CircleInfo, EndReason, LeftReason, Participant, RoundInfo, WaitReason};
+
+pub use aftercare::{MAX_CONTACT_CHARS, Rating};
+
 /// Longest display name, in characters, after trimming.
 pub const MAX_NAME_CHARS: usize = 40;
 /// The name used when a joiner gives none.
@@ -34,6 +42,10 @@ pub enum ErrorCode {
     Removed,
     /// `partner_away`: the partner's socket dropped and their seat is held; nothing was relayed.
     PartnerAway,
+    /// `code_changed`: the organiser replaced this access code with a new one.
+    CodeChanged,
+    /// `circle_closed`: the organiser closed the circle this code belonged to.
+    CircleClosed,
     /// `internal`: our failure; the details stay in the logs.
     Internal,
 }
@@ -54,7 +66,7 @@ pub enum ProtocolError {
     MissingAction,
     /// An `action` the protocol doesn't have (cut to 64 characters).
     #[error(
-        "unknown action {0:?}; expected join_group, message, leave_room, block, report or resume"
+        "unknown action {0:?}; expected join_group, message, leave_room, block, report, resume, feedback, keep_in_touch or sit_out"
     )]
     UnknownAction(String),
     /// A required string field is missing, `null` or blank.
@@ -122,6 +134,8 @@ pub enum ClientAction {
         member: Option<String>,
         /// The circle's stable id, when the client knows it (saves a read).
         circle: Option<String>,
+        /// `label`: one of the circle's labels (format characters dropped, trimmed).
+        label: Option<String>,
     },
     /// `message`: relay the frame's other keys to both members of the room.
     Message {
@@ -155,6 +169,27 @@ pub enum ClientAction {
         excerpt: Vec<ExcerptItem>,
         /// `requeue` (default `false`): go back to the lobby afterwards.
         requeue: bool,
+    },
+    /// `feedback`: one-tap "Good chat?" for the current room or a recent one,
+    /// once per side per room; only counts are kept.
+    Feedback {
+        /// `room`: the current room or one of the last 10 minutes.
+        room: String,
+        /// `rating`: `good` or `meh`.
+        rating: Rating,
+    },
+    /// `keep_in_touch`: offer to stay in touch; the lines are exchanged only
+    /// when both sides sent it.
+    KeepInTouch {
+        /// `room`: the current room or one of the last 10 minutes.
+        room: String,
+        /// `contact`: the line to share (at most [`MAX_CONTACT_CHARS`]; may be empty).
+        contact: String,
+    },
+    /// `sit_out`: leave rounds and lobby pairing (`on: true`) or come back (`on: false`).
+    SitOut {
+        /// `on`: sit out (`true`) or be paired again (`false`).
+        on: bool,
     },
     /// `resume`: take back a held seat from a new connection, within the grace period.
     Resume {
@@ -198,6 +233,9 @@ impl ClientAction {
                 },
                 circle: optional_string(&obj, "circle")?
                     .filter(|c| c.len() <= 40 && c.bytes().all(|b| b.is_ascii_alphanumeric())),
+                label: optional_string(&obj, "label")?
+                    .map(|l| text::strip_format(&l).trim().to_owned())
+                    .filter(|l| !l.is_empty()),
             }),
             "message" => {
                 let room = required_string(&obj, "room")?;
@@ -229,6 +267,26 @@ impl ClientAction {
                     requeue: requeue(&obj)?,
                 })
             }
+            "feedback" => Ok(Self::Feedback {
+                room: required_string(&obj, "room")?,
+                rating: aftercare::rating(&obj)?,
+            }),
+            "keep_in_touch" => Ok(Self::KeepInTouch {
+                room: required_string(&obj, "room")?,
+                contact: aftercare::contact(optional_string(&obj, "contact")?)?,
+            }),
+            "sit_out" => Ok(Self::SitOut {
+                on: match obj.get("on") {
+                    Some(Value::Bool(b)) => *b,
+                    None | Some(Value::Null) => return Err(ProtocolError::MissingField("on")),
+                    Some(_) => {
+                        return Err(ProtocolError::WrongType {
+                            field: "on",
+                            expected: "true or false",
+                        });
+                    }
+                },
+            }),
             "resume" => Ok(Self::Resume {
                 room: required_string(&obj, "room")?,
                 token: required_string(&obj, "token")?,
@@ -314,7 +372,9 @@ fn required_string(obj: &Map<String, Value>, field: &'static str) -> Result<Stri
     }
 }
 
-/// Trimmed, cut to [`MAX_NAME_CHARS`] characters, "Anonymous" when missing or blank.
+/// Trimmed, without control and format (Cf) characters, cut to
+/// [`MAX_NAME_CHARS`] characters, "Anonymous" when missing or blank; a name of
+/// format characters only is [`ProtocolError::Invalid`].
 pub fn display_name(value: Option<&Value>) -> Result<String, ProtocolError> {
     let raw = match value {
         None | Some(Value::Null) => "",
@@ -326,10 +386,16 @@ pub fn display_name(value: Option<&Value>) -> Result<String, ProtocolError> {
             });
         }
     };
-    let cleaned: String = raw.trim().chars().filter(|c| !c.is_control()).collect();
+    let cleaned = text::strip_format(raw.trim());
     let cut = truncate(cleaned.trim(), MAX_NAME_CHARS);
     let cut = cut.trim_end();
-    Ok(if cut.is_empty() {
+    Ok(if cut.is_empty() && !raw.trim().is_empty() {
+        // Only invisible characters: refused, never shown as "Anonymous".
+        return Err(ProtocolError::Invalid {
+            field: "name",
+            message: "has no visible characters",
+        });
+    } else if cut.is_empty() {
         ANONYMOUS.to_owned()
     } else {
         cut.to_owned()
@@ -338,49 +404,6 @@ pub fn display_name(value: Option<&Value>) -> Result<String, ProtocolError> {
 
 fn truncate(s: &str, max_chars: usize) -> String {
     s.chars().take(max_chars).collect()
-}
-
-/// The group as a member sees it in the lobby.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CircleInfo {
-    /// `name`: the circle's name.
-    pub name: String,
-    /// `description`: the circle's description.
-    pub description: String,
-    /// `rules`: the organiser's rules, in order.
-    pub rules: Vec<String>,
-}
-
-/// Someone in a room: display name and an opaque per-room id (never a connection id).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Participant {
-    /// `name`: the display name.
-    pub name: String,
-    /// `id`: the participant id, per room and per side.
-    pub id: String,
-}
-
-/// A round as members see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoundInfo {
-    /// `number`: the round under way (1, 2, ...); 0 in a `round` event means rounds stopped.
-    pub number: u32,
-    /// `minutes`: the round's length in minutes; absent when rounds stopped.
-    pub minutes: Option<u32>,
-    /// RFC 3339.
-    pub ends_at: Option<String>,
-    /// Seconds to `ends_at` when sent, so clients need not trust their clocks.
-    pub seconds_left: Option<i64>,
-}
-
-/// Why a partner is gone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LeftReason {
-    /// `left`: the partner left, blocked, reported or was removed (which one is never told).
-    Left,
-    /// `disconnected`: the partner's socket dropped and the resume grace ran out.
-    Disconnected,
 }
 
 /// Everything the server sends, tagged by `event`.
@@ -396,6 +419,14 @@ pub enum ServerEvent {
         /// The round under way, if rounds run.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         round: Option<RoundInfo>,
+        /// `reason`: why nobody present can be paired with the waiter now
+        /// (absent: nobody else is waiting, or a pairing is on its way).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        reason: Option<WaitReason>,
+        /// `retry_at`: when the reason lifts and pairing is tried again (RFC 3339;
+        /// with `reason` `just_met` only).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        retry_at: Option<String>,
     },
     /// `join_room`: paired into a room (or back in it after a `resume`).
     JoinRoom {
@@ -461,8 +492,41 @@ pub enum ServerEvent {
         /// `room`: the room the `report` named.
         room: String,
     },
+    /// `feedback`: the sender's rating was counted (or had been already).
+    Feedback {
+        /// `room`: the room rated.
+        room: String,
+    },
+    /// `keep_in_touch`: the sender's offer is held (until both sent it, or 10 minutes).
+    KeepInTouch {
+        /// `room`: the room it names.
+        room: String,
+    },
+    /// `contact`: both sides asked to keep in touch; the other's line, once.
+    Contact {
+        /// `room`: the room it names.
+        room: String,
+        /// `contact`: the other side's line (may be empty).
+        contact: String,
+    },
     /// A round started (`number` 0: rounds stopped).
     Round(RoundInfo),
+    /// `round_ending`: the round ends in about a round-minute (to the members
+    /// of its rooms, once).
+    RoundEnding {
+        /// `number`: the round about to end.
+        number: u32,
+        /// `ends_at`: when it ends (RFC 3339).
+        ends_at: String,
+        /// `seconds_left`: seconds to `ends_at` when sent.
+        seconds_left: i64,
+    },
+    /// `sit_out`: the sender's `sit_out` is now `on` (also the answer to a
+    /// `join_group` or "Next" while sitting out, which pairs nobody).
+    SitOut {
+        /// `on`: whether the connection sits out.
+        on: bool,
+    },
     /// `round_over`: a round change ended this room.
     RoundOver {
         /// `room`: the room that ended.
@@ -470,8 +534,20 @@ pub enum ServerEvent {
         /// `number`: the round that ended; 0 for a room from before rounds began.
         number: u32,
     },
+    /// `announcement`: a line from the organiser to everyone connected to the circle.
+    Announcement {
+        /// `text`: at most 280 characters.
+        text: String,
+        /// `at`: when it was sent (RFC 3339, UTC, milliseconds).
+        at: String,
+    },
     /// `circle_closed`: the organiser closed the circle; the socket closes next.
     CircleClosed {},
+    /// `circle_ended`: the circle is over (closed, or past its end); the socket closes next.
+    CircleEnded {
+        /// `reason`: `closed` or `expired`.
+        reason: EndReason,
+    },
     /// `error`: an action failed (see [`ErrorCode`]).
     Error {
         /// `code`: what kind of failure.

@@ -20,9 +20,11 @@ pub struct RateLimits {
     pub message_per_sec: f64,
     /// `message`: burst, per connection.
     pub message_burst: f64,
-    /// `join_group`, `block`, `report`: each, sustained per second, per connection.
+    /// `join_group`, `block`, `report`, `feedback`, `keep_in_touch`: each,
+    /// sustained per second, per connection.
     pub action_per_sec: f64,
-    /// `join_group`, `block`, `report`: each, burst, per connection.
+    /// `join_group`, `block`, `report`, `feedback`, `keep_in_touch`: each,
+    /// burst, per connection.
     pub action_burst: f64,
     /// `POST /groups` per source address per hour.
     pub creates_per_hour: u32,
@@ -80,6 +82,10 @@ pub enum Kind {
     Block,
     /// `report`.
     Report,
+    /// `feedback`.
+    Feedback,
+    /// `keep_in_touch`.
+    KeepInTouch,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -134,7 +140,7 @@ impl Limiter {
     fn rate(&self, kind: Kind) -> (f64, f64) {
         match kind {
             Kind::Message => (self.limits.message_per_sec, self.limits.message_burst),
-            Kind::Join | Kind::Block | Kind::Report => {
+            Kind::Join | Kind::Block | Kind::Report | Kind::Feedback | Kind::KeepInTouch => {
                 (self.limits.action_per_sec, self.limits.action_burst)
             }
         }

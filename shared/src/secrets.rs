@@ -125,6 +125,8 @@ pub mod domain {
     pub const RESUME: &str = "resume-token";
     /// Source addresses: the `RL#` creation limit.
     pub const ADDRESS: &str = "source-address";
+    /// Access codes that no longer admit anyone: the `TOMB#` tombstones.
+    pub const CODE: &str = "access-code";
 }
 
 /// Bytes from lowercase or uppercase hex; `None` if it isn't hex.

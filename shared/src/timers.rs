@@ -1,4 +1,5 @@
-//! Server-side timers: a seat held for resume runs out, a round ends. A leaf:
+//! Server-side timers: a seat held for resume runs out, a round is about to
+//! end, a round ends. A leaf:
 //! what a timer is and the small trait that schedules one. In process on the
 //! local stack (`handlers::timer::LocalTimers`, a tokio task), an SQS delay
 //! queue feeding a small function on AWS (in `circle-functions`), never a
@@ -32,13 +33,35 @@ pub enum Timer {
         /// When the round ends (epoch ms).
         due_ms: i64,
     },
+    /// Round `round` of circle `cid` ends in a round-minute: the members of
+    /// its rooms hear `round_ending`.
+    RoundEnding {
+        /// The circle's stable id.
+        cid: String,
+        /// The round about to end.
+        round: u32,
+        /// When to warn (epoch ms): a round-minute before the round's end.
+        due_ms: i64,
+    },
+    /// Circle `cid` reaches its end: everyone still connected is told
+    /// (`circle_ended`, `expired`) and closed. SQS delays stop at 15 minutes,
+    /// so this one arrives early many times and is put back until due.
+    CircleEnd {
+        /// The circle's stable id.
+        cid: String,
+        /// The circle's end (epoch ms).
+        due_ms: i64,
+    },
 }
 
 impl Timer {
     /// When it is due (epoch ms).
     pub fn due_ms(&self) -> i64 {
         match self {
-            Timer::ResumeExpiry { due_ms, .. } | Timer::RoundEnd { due_ms, .. } => *due_ms,
+            Timer::ResumeExpiry { due_ms, .. }
+            | Timer::RoundEnd { due_ms, .. }
+            | Timer::RoundEnding { due_ms, .. }
+            | Timer::CircleEnd { due_ms, .. } => *due_ms,
         }
     }
 }

@@ -197,3 +197,11 @@ export function recorder() {
 // How long the server holds a dropped seat, and how long a round's "minute" lasts (run.sh sets both).
 export const GRACE_S = Number(process.env.GRACE_S) || 30;
 export const ROUND_MINUTE_S = Number(process.env.ROUND_MINUTE_S) || 60;
+
+// A member's page joins through the invite link, as a person would.
+export async function enterCircle(x, invite, name) {
+  await x.page.goto(invite);
+  await visible(x.page.locator('#preview h2'));
+  await x.page.getByLabel('Your name').fill(name);
+  await x.page.getByRole('button', { name: 'Enter circle' }).click();
+}

@@ -234,7 +234,7 @@ test("a member's Part 2 screens, against a stand-in for the server", { timeout: 
     await waitText(p.locator('#break-round'), /Round 2 · (5:00|4:5\d) left/);
     // A late `waiting` count doesn't leave the break.
     S.send({ event: 'waiting', group: GROUP, waiting: 4 });
-    await waitText(p.locator('#break-text'), '4 people are in the lobby');
+    await waitText(p.locator('#break-text'), '3 other people are in the lobby');
     await p.getByRole('button', { name: 'Block Oli' }).click();
     const c = p.getByRole('dialog', { name: 'Block Oli?' });
     await c.getByRole('button', { name: 'Block Oli' }).click();
@@ -505,7 +505,7 @@ test("the organiser's link and view, against a stand-in for the organiser API", 
     await waitText(O.locator('#e-name-err'), 'Name is required');
     await checkA11y(O, 'organiser, edit error');
     await O.locator('#e-name').fill('Book club (Fridays)');
-    await O.getByLabel(/Icebreakers/).fill('What are you reading?\n\n  Best book this year?  ');
+    await O.locator('#e-prompts').fill('What are you reading?\n\n  Best book this year?  ');
     await O.getByRole('button', { name: 'Save changes' }).click();
     await waitText(O.locator('#org-note'), 'Saved.');
     const patch = api.requests.filter((r) => r.method === 'PATCH').pop();

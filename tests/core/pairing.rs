@@ -643,16 +643,17 @@ async fn request_costs_per_action() {
         println!("COST {what:<20} {cost}");
     }
     // A pairing: one batched read (circle, record, member), a lobby page, one
-    // transaction, and the counters' `ADD` after it commits (never inside it).
+    // transaction, and after it commits (never inside it) the counters' `ADD`
+    // and the activity bucket's two (a join, a chat: `activity`).
     assert_eq!(pair.op(DdbOp::BatchGetItem), 1);
     assert_eq!(pair.op(DdbOp::Query), 1);
     assert_eq!(pair.op(DdbOp::TransactWriteItems), 1);
-    assert_eq!(pair.op(DdbOp::UpdateItem), 1);
-    assert_eq!(pair.ddb_requests(), 4);
+    assert_eq!(pair.op(DdbOp::UpdateItem), 3);
+    assert_eq!(pair.ddb_requests(), 6);
     // Waiting: the same reads, the enqueue, the counters' `ADD` (a new
-    // member), and the lobby read again (invariant 3).
-    assert_eq!(wait.ddb_requests(), 5);
-    assert_eq!(pair_unhinted.ddb_requests(), 5);
+    // member), the lobby read again (invariant 3), and the join's tally.
+    assert_eq!(wait.ddb_requests(), 6);
+    assert_eq!(pair_unhinted.ddb_requests(), 7);
     // A message: one eventually consistent read and no write.
     assert_eq!(message.ddb_requests(), 1);
     assert_eq!(message.ddb_writes(), 0);

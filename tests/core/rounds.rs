@@ -9,13 +9,14 @@ use circle_shared::protocol::{RoundInfo, ServerEvent};
 use circle_tests::{Created, Harness, member_secret};
 use serde_json::json;
 
-struct Crowd {
-    h: Harness,
-    c: Created,
-    conns: Vec<String>,
+/// `n` members of one circle, joined in turn (so paired two by two).
+pub(crate) struct Crowd {
+    pub(crate) h: Harness,
+    pub(crate) c: Created,
+    pub(crate) conns: Vec<String>,
 }
 
-async fn crowd(n: usize) -> Crowd {
+pub(crate) async fn crowd(n: usize) -> Crowd {
     let h = Harness::new().await;
     let c = h.circle("rounds").await;
     let mut conns = Vec::new();
@@ -28,19 +29,23 @@ async fn crowd(n: usize) -> Crowd {
     Crowd { h, c, conns }
 }
 
+/// The organiser starts rounds of `minutes`: round 1 begins.
+pub(crate) async fn start_rounds(h: &Harness, c: &Created, minutes: u32) {
+    let res = h
+        .http(
+            "POST",
+            &format!("/groups/{}/rounds", c.code),
+            Some(json!({ "minutes": minutes })),
+            Some(&c.key),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["round"]["number"], 1);
+}
+
 impl Crowd {
     async fn start(&self, minutes: u32) {
-        let res = self
-            .h
-            .http(
-                "POST",
-                &format!("/groups/{}/rounds", self.c.code),
-                Some(json!({ "minutes": minutes })),
-                Some(&self.c.key),
-            )
-            .await;
-        assert_eq!(res.status, 200, "{}", res.body);
-        assert_eq!(res.body["round"]["number"], 1);
+        start_rounds(&self.h, &self.c, minutes).await;
     }
 
     /// Who each connection is paired with now (by connection).

@@ -453,16 +453,16 @@ async fn a_new_code_shuts_out_the_old_one_and_people_inside_stay() {
         .expect("a code")
         .to_owned();
     assert_ne!(new_code, c.code);
-    // The old code: 404, and a new join with it is refused.
+    // The old code: 410 `code_changed`, and a new join with it is refused.
     assert_eq!(
         h.http("GET", &format!("/groups/{}", c.code), None, None)
             .await
             .status,
-        404
+        410
     );
     let late = h.connect().await;
     h.join(&late, &c.code, "Late").await;
-    assert_eq!(codes(&h, &late), [ErrorCode::GroupNotFound]);
+    assert_eq!(codes(&h, &late), [ErrorCode::CodeChanged]);
     // The waiter's keep-alive with the old code still works; the chat goes on.
     h.join_as(&w, &c.code, "Wai", &member_secret(9)).await;
     assert!(codes(&h, &w).is_empty(), "{:?}", codes(&h, &w));
@@ -599,11 +599,12 @@ async fn closing_tells_everyone_closes_every_socket_and_leaves_no_record() {
     }
     let left = items_of(&h, &c.id, &c.code).await;
     assert!(left.is_empty(), "left behind: {left:#?}");
+    // Only a content-free tombstone says what became of the code.
     assert_eq!(
         h.http("GET", &format!("/groups/{}", c.code), None, None)
             .await
             .status,
-        404
+        410
     );
     // Sockets close: their $disconnects find nothing to do.
     for conn in [&a, &b, &w] {

@@ -525,7 +525,9 @@ impl Harness {
                     {
                         in_room = None;
                     }
-                    Seen::Event(ServerEvent::CircleClosed {}) => in_room = None,
+                    Seen::Event(ServerEvent::CircleClosed {} | ServerEvent::CircleEnded { .. }) => {
+                        in_room = None;
+                    }
                     _ => {}
                 }
             }
@@ -715,7 +717,10 @@ pub async fn state_violations(app: &App) -> Vec<String> {
         }
     }
 
-    // 3. No two compatible people left waiting in one circle (both present).
+    // 3. No two compatible people left waiting in one circle (both present),
+    //    judged when the later of the two last sought (its `seen`): a repeat
+    //    guard that ran out since then is picked up by that waiter's next
+    //    keep-alive, or by the join the page sends at `retry_at`.
     for (cid, list) in &entries {
         let live: Vec<&LobbyEntry> = list
             .iter()
@@ -728,12 +733,14 @@ pub async fn state_violations(app: &App) -> Vec<String> {
                 member: members.get(&a.mid),
                 avoid: a.avoid.as_deref(),
                 avoid_until: a.avoid_until,
+                prefer: None,
             };
             for b in &live[i + 1..] {
                 let blocked_by_b = members
                     .get(&b.mid)
                     .is_some_and(|m| m.blocked.contains(&a.mid));
-                if compatible(&seeker, b, now_ms) && !blocked_by_b {
+                let at = a.seen.max(b.seen).min(now_ms);
+                if compatible(&seeker, b, at) && !blocked_by_b {
                     bad.push(format!("{} and {} both wait in {cid}", a.conn, b.conn));
                 }
             }
@@ -752,4 +759,27 @@ fn text(item: &Item, key: &str) -> String {
 /// A member secret for tests: `member-<n>` padded to 16+ characters.
 pub fn member_secret(n: usize) -> String {
     format!("member-secret-{n:06}")
+}
+
+impl Harness {
+    /// The codes of the `error` events `conn` got, in order.
+    pub fn error_codes(&self, conn: &str) -> Vec<ErrorCode> {
+        self.errors(conn)
+            .into_iter()
+            .filter_map(|e| match e {
+                ServerEvent::Error { code, .. } => Some(code),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl Harness {
+    /// `GET /groups/{code}/organizer` with the circle's key: its JSON (asserting `200`).
+    pub async fn organizer_view(&self, c: &Created) -> Value {
+        let path = format!("/groups/{}/organizer", c.code);
+        let r = self.http("GET", &path, None, Some(&c.key)).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body
+    }
 }

@@ -1,6 +1,8 @@
 // Small DOM helpers shared by every screen. Text goes on the page with
 // textContent only, never as HTML.
 
+import { dateTimeText } from './format.js';
+
 export const $ = (id) => document.getElementById(id);
 
 export function el(tag, className, text) {
@@ -21,6 +23,10 @@ export function fillGroup(prefix, group) {
   const list = $(`${prefix}-rules`);
   list.replaceChildren(...(group.rules || []).map((r) => el('li', '', r)));
   $(`${prefix}-rules-wrap`).hidden = !(group.rules && group.rules.length);
+  // When the circle ends (`expires_at`), where the screen has a line for it.
+  const ends = $(`${prefix}-ends`);
+  const when = group.expires_at ? dateTimeText(group.expires_at) : '';
+  if (ends) { ends.textContent = when ? `This circle ends ${when}.` : ''; ends.hidden = !when; }
 }
 
 // The page-wide status line (empty hides it).

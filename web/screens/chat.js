@@ -12,6 +12,9 @@ import { show } from '../ui/nav.js';
 import { alertMatch } from '../ui/sound.js';
 import { onTick, tick } from '../ui/ticker.js';
 import { backToJoin, showWaiting } from './waiting.js';
+import { archiveChat } from './history.js';
+import { comeBack, sittingOut } from './sitout.js';
+import { showPartnerLabel } from './labels.js';
 
 const TYPING_SEND_MS = 2_500;       // at most one "typing" per this
 const TYPING_SHOW_MS = 4_000;       // how long a partner's "typing" shows
@@ -22,6 +25,7 @@ const msg = $('msg');
 let lastTypingSent = 0;
 let typingTimer = 0;
 let awayTimer = 0;
+let shownRoom = null; // { room, session } whose messages the log shows
 
 // The session stopped its timers: the chat's stop too.
 export function stopChatTimers() {
@@ -43,9 +47,14 @@ export function startChat(ev) {
     away: false,
     safety: null,
   };
+  // The previous chat of this visit to the circle stays readable, collapsed.
+  if (shownRoom && shownRoom.session === state.session) archiveChat(shownRoom.room, list);
+  shownRoom = { room, session: state.session };
   state.room = room;
   const { session } = state;
-  $('chat-title').textContent = `Chatting with ${room.partner.name}`;
+  // The name isolated (<bdi>): a right-to-left name can't reorder the title.
+  $('chat-title').replaceChildren('Chatting with ', el('bdi', '', room.partner.name));
+  showPartnerLabel(room.partner.label);
   list.replaceChildren();
   note(`You're now chatting with ${room.partner.name} from ${session.group ? session.group.name : 'this circle'}. Say hi!`);
   $('prompt-text').textContent = room.prompt;
@@ -55,8 +64,7 @@ export function startChat(ev) {
   $('ended').hidden = true;
   $('composer').hidden = false;
   $('chat-live-actions').hidden = false;
-  msg.value = '';
-  autosize();
+  autosize(); // a half-typed draft stays across a partner switch
   lastTypingSent = 0;
   startRoomKeepalive();
   const wasChat = state.screen === 'chat';
@@ -308,6 +316,7 @@ $('leave-btn').addEventListener('click', () => {
 
 $('again-btn').addEventListener('click', () => {
   if (!isOpen()) { connect(); return; }
+  if (sittingOut()) { comeBack(); return; }
   showWaiting(false);
   $('waiting-title').textContent = 'Looking for someone new…';
   join();

@@ -3,12 +3,15 @@
 
 import { $, clearErrors, clearOnInput, copy, el } from '../lib/dom.js';
 import { api } from '../lib/api.js';
+import { defaultPrompts } from '../lib/prompts.js';
 import { bare, formatCode, inviteLink, normalizeCode, organizerLink } from '../lib/format.js';
 import { show } from '../ui/nav.js';
 import { openJoin } from './join.js';
+import { labelError, labelFields, readLabels } from './labels.js';
 
 const MAX_RULES = 20;
 const rulesList = $('rules');
+labelFields('c', $('c-form-err'));
 let created = null;
 
 function renumberRules() {
@@ -43,7 +46,7 @@ function addRule(value = '') {
   input.focus();
 }
 
-clearOnInput($('create-form'), (i) => (i.id === 'c-name' ? $('c-name-err') : i.id === 'c-desc' ? $('c-desc-err') : i.closest('li')?.querySelector('.err')));
+clearOnInput($('create-form'), (i) => (i.id === 'c-name' ? $('c-name-err') : i.id === 'c-desc' ? $('c-desc-err') : i.id === 'c-prompts' ? $('c-prompts-err') : i.id === 'c-labels' ? $('c-labels-err') : i.closest('li')?.querySelector('.err')));
 
 export function openCreate() {
   const form = $('create-form');
@@ -52,9 +55,11 @@ export function openCreate() {
   renumberRules();
   clearErrors(form);
   show('create');
+  defaultPrompts().then((p) => { if (!$('c-prompts').value) $('c-prompts').value = p.join('\n'); });
 }
 
 function fieldError(field, message, sentRules) {
+  if (labelError('c', field, bare(message))) return;
   let input = null;
   let out = null;
   let label = '';
@@ -62,6 +67,11 @@ function fieldError(field, message, sentRules) {
   if (field === 'name') { input = $('c-name'); out = $('c-name-err'); label = 'Name'; }
   else if (field === 'description') { input = $('c-desc'); out = $('c-desc-err'); label = 'Description'; }
   else if (field === 'rules') { out = $('c-rules-err'); label = 'Rules'; }
+  else if (/^prompts/.test(field || '')) {
+    input = $('c-prompts'); out = $('c-prompts-err');
+    const n = /\[(\d+)\]/.exec(field);
+    label = n ? `Icebreaker ${+n[1] + 1}` : 'Icebreakers';
+  }
   else if (m && sentRules[+m[1]]) {
     input = sentRules[+m[1]];
     const li = input.closest('li');
@@ -84,6 +94,10 @@ $('create-form').addEventListener('submit', async (e) => {
     description: $('c-desc').value,
     rules: ruleInputs.map((i) => i.value),
   };
+  // The default set unchanged: send none, so the circle follows the defaults.
+  const prompts = $('c-prompts').value.split('\n').map((l) => l.trim()).filter(Boolean);
+  if (prompts.length && JSON.stringify(prompts) !== JSON.stringify(await defaultPrompts())) body.prompts = prompts;
+  Object.assign(body, readLabels('c'));
   const button = $('create-submit');
   button.disabled = true;
   button.textContent = 'Creating…';

@@ -9,6 +9,14 @@ import { state } from '../state.js';
 import { connect } from '../session/socket.js';
 import { show } from '../ui/nav.js';
 import { primeAudio } from '../ui/sound.js';
+import { chosenLabel, showLabelChoice } from './labels.js';
+
+// What became of a code or a circle, as the server names it (`error` codes,
+// HTTP 410 `error`): the join screen, the organiser link and the final screen say it.
+export const GONE = {
+  code_changed: 'The organiser changed this circle’s code, so this one no longer lets anyone in. Ask them for the new code or invite link.',
+  circle_closed: 'The organiser closed this circle: it no longer exists, and nobody can join it.',
+};
 
 let lookupSeq = 0;
 let preview = null; // { code, group }
@@ -27,6 +35,7 @@ async function lookup(final) {
   if (preview && preview.code === code) return preview.group;
   preview = null;
   $('preview').hidden = true;
+  showLabelChoice(null);
   if (!isCode(code)) {
     codeError(final || code.length > CODE_LEN
       ? (code ? 'Access codes have 10 letters and digits, like ABCDE-FGHJK.' : 'Enter the access code you were given.')
@@ -41,11 +50,12 @@ async function lookup(final) {
       preview = { code, group: data };
       fillGroup('preview', data);
       $('preview').hidden = false;
+      showLabelChoice(data);
       return data;
     }
     codeError(status === 404
       ? 'No circle has this code. Check it for typos — or the circle may have expired (circles last 3 days).'
-      : (data && data.message) || `Couldn't check this code (HTTP ${status}). Try again.`);
+      : (status === 410 && data && GONE[data.error]) || (data && data.message) || `Couldn't check this code (HTTP ${status}). Try again.`);
   } catch {
     if (seq === lookupSeq) codeError("Couldn't reach Circle to check this code. Check your connection and try again.");
   }
@@ -88,10 +98,12 @@ $('join-form').addEventListener('submit', async (e) => {
   const group = await lookup(true);
   button.disabled = false;
   if (!group) { $('j-code').focus(); return; }
+  const label = chosenLabel(group);
+  if (label === false) return;
   const name = $('j-name').value.trim();
   saveName(name);
   const circle = typeof group.id === 'string' && group.id ? group.id : null;
-  state.session = { code: preview.code, name, group, circle, member: memberSecret(circle || preview.code) };
+  state.session = { code: preview.code, name, group, circle, label, member: memberSecret(circle || preview.code) };
   history.replaceState(null, '', inviteLink(state.session.code));
   connect();
 });

@@ -5,12 +5,19 @@
 
 import { $, clearErrors, clearOnInput, copy, el, setText } from '../lib/dom.js';
 import { api } from '../lib/api.js';
-import { bare, clock, dateTimeText, enc, formatCode, inviteLink, normalizeCode, timeText } from '../lib/format.js';
+import { defaultPrompts } from '../lib/prompts.js';
+import { bare, clock, dateTimeText, enc, formatCode, inviteLink, normalizeCode } from '../lib/format.js';
 import { state } from '../state.js';
 import { closeSocket } from '../session/socket.js';
 import { confirmBox } from '../ui/dialogs.js';
 import { onShow, show } from '../ui/nav.js';
 import { onTick } from '../ui/ticker.js';
+import { renderInsight } from './activity.js';
+import { GONE } from './join.js';
+import { fillLabels, labelError, labelFields, readLabels, showLabelShare } from './labels.js';
+import { renderReports, resetReports, wireReports } from './orgreports.js';
+import { renderRoster } from './roster.js';
+import { screenTick, showScreen, updateScreen } from './screen.js';
 
 const ORG_REFRESH_MS = 5_000;
 
@@ -37,12 +44,13 @@ function stopOrganizer() {
   clearInterval(org.timer);
   org.timer = 0;
 }
-onShow((name) => { if (name !== 'organizer') stopOrganizer(); });
+onShow((name) => { if (name !== 'organizer') { stopOrganizer(); document.body.classList.remove('projecting'); } });
 
 export function openOrganizer(key) {
   mountOrganizer();
   if (state.phase !== 'idle') closeSocket();
   Object.assign(org, { key, code: '', circle: null, round: null, dirty: false, reportsKey: '' });
+  resetReports();
   $('org-body').hidden = true;
   $('org-title').textContent = 'Organiser view';
   orgError('');
@@ -54,12 +62,13 @@ export function openOrganizer(key) {
   org.timer = setInterval(() => { if (!document.hidden) orgRefresh(); }, ORG_REFRESH_MS);
 }
 
-// A 401, 403 or 404 ends the view; anything else is said and retried.
+// A 401, 403, 404 or 410 ends the view; anything else is said and retried.
 function orgFail(status, data) {
   const fatal = {
     401: 'This organiser link has no key. Open the whole link you were given when you created the circle.',
     403: "This organiser link doesn't match any circle: its key is wrong or incomplete. Check that you copied the whole link.",
     404: "This circle doesn't exist any more: it was closed, or it expired (circles last 3 days).",
+    410: data && data.error === 'circle_closed' ? 'This circle was closed: it and its reports were deleted, and nobody can join it any more.' : (data && GONE[data.error]),
   }[status];
   if (fatal) {
     stopOrganizer();
@@ -78,7 +87,7 @@ export async function orgRefresh(first) {
   try {
     let r = await api(org.code ? `/groups/${enc(org.code)}/organizer` : '/organizer', { key: org.key });
     // The code may have been changed from another tab: find the circle by the key again.
-    if (r.status === 404 && org.code) r = await api('/organizer', { key: org.key });
+    if ((r.status === 404 || (r.status === 410 && r.data && r.data.error === 'code_changed')) && org.code) r = await api('/organizer', { key: org.key });
     if (state.screen !== 'organizer') return;
     if (r.status === 200 && r.data && r.data.circle) {
       if (first) orgNote('');
@@ -98,7 +107,7 @@ export async function orgRefresh(first) {
 async function orgCall(method, path, body) {
   try {
     const r = await api(`/groups/${enc(org.code)}${path}`, { method, body, key: org.key });
-    if ([401, 403, 404].includes(r.status)) orgFail(r.status);
+    if ([401, 403, 404, 410].includes(r.status)) orgFail(r.status, r.data);
     return r;
   } catch {
     orgError("Couldn't reach Circle. Check your connection and try again.");
@@ -121,6 +130,9 @@ function showCircle(c) {
     $('e-desc').value = c.description || '';
     $('e-rules').value = (c.rules || []).join('\n');
     $('e-prompts').value = (c.prompts || []).join('\n');
+    fillLabels('e', c);
+    // No icebreakers of its own: show the default set, which is in use.
+    if (!(c.prompts || []).length) defaultPrompts().then((p) => { if (!org.dirty && !(org.circle.prompts || []).length) $('e-prompts').value = p.join('\n'); });
   }
 }
 
@@ -129,9 +141,13 @@ function renderOrg(d, date) {
   if (!Number.isNaN(t)) org.skew = t - Date.now();
   showCircle(d.circle);
   for (const k of ['waiting', 'chatting', 'chats', 'members']) setText($(`st-${k}`), String(d[k] ?? '–'));
+  showLabelShare(d);
   setText($('org-updated'), `Updated at ${new Date().toLocaleTimeString()}; refreshes every 5 seconds while this tab is open.`);
   showRound(d.round);
-  renderReports(Array.isArray(d.reports) ? d.reports : []);
+  renderRoster(d.present, d.present_total, org.removed, removeMember);
+  updateScreen(org.code, d, org.round);
+  renderReports(d, { code: org.code, orgKey: org.key, removed: org.removed, removeMember });
+  renderInsight(d, { key: org.key, code: org.code, call: orgCall });
   $('org-body').hidden = false;
 }
 
@@ -153,50 +169,7 @@ function orgTick() {
       ? `Round ${r.number} of ${r.minutes}-minute rounds: ${clock(left)} left.`
       : `Round ${r.number} is over; the next one is starting…`);
 }
-onTick(() => { if (state.screen === 'organizer') orgTick(); });
-
-function renderReports(reports) {
-  const key = JSON.stringify([reports.map((r) => r.id), [...org.removed]]);
-  if (key === org.reportsKey) return; // keep focus and scroll where they are
-  org.reportsKey = key;
-  $('org-reports').replaceChildren(...reports.map(reportItem));
-  $('org-no-reports').hidden = reports.length > 0;
-  $('org-reports-h').textContent = reports.length ? `Reports (${reports.length})` : 'Reports';
-}
-
-function reportItem(r) {
-  const reporter = (r.reporter && r.reporter.name) || 'Someone';
-  const reported = (r.reported && r.reported.name) || 'someone';
-  const li = el('li', 'card report');
-  const when = el('time', 'hint', dateTimeText(r.at));
-  when.dateTime = r.at || '';
-  li.append(el('h3', 'report-h', `${reporter} reported ${reported}`), when, el('p', 'pre reason', r.reason || ''));
-  const excerpt = Array.isArray(r.excerpt) ? r.excerpt : [];
-  if (excerpt.length) {
-    li.append(el('p', 'ex-h', `Messages ${reporter} included (their account):`));
-    const ol = el('ol', 'excerpt');
-    for (const m of excerpt) {
-      const item = el('li', m.from === 'me' ? 'ex-me' : 'ex-partner');
-      const time = el('time', '', timeText(m.sent_at));
-      time.dateTime = m.sent_at || '';
-      item.append(el('span', 'who', m.from === 'me' ? reporter : reported), ' ', time, el('p', 'pre', m.text || ''));
-      ol.append(item);
-    }
-    li.append(ol);
-  } else {
-    li.append(el('p', 'hint', 'No messages were included.'));
-  }
-  const id = r.reported && r.reported.member_id;
-  if (id && org.removed.has(id)) {
-    li.append(el('p', 'removed', `${reported} was removed from the circle.`));
-  } else if (id) {
-    const b = el('button', 'danger small', `Remove ${reported}`);
-    b.type = 'button';
-    b.addEventListener('click', () => removeMember(id, reported));
-    li.append(b);
-  }
-  return li;
-}
+onTick(() => { if (state.screen === 'organizer') { orgTick(); screenTick(org.round); } });
 
 async function removeMember(memberId, name) {
   const ok = await confirmBox(`Remove ${name} from the circle?`,
@@ -215,16 +188,17 @@ async function removeMember(memberId, name) {
 }
 
 async function rotateCode(confirmFirst) {
+  const evict = $('rotate-evict').checked;
   if (confirmFirst && !await confirmBox('Change the access code?',
-    'The current code and invite links stop letting anyone in at once. People already in the circle stay, and this organiser link keeps working.',
+    `The current code and invite links stop letting anyone in at once. ${evict ? 'Everyone who joined with the current code is disconnected now' : 'People already in the circle stay'}, and this organiser link keeps working.`,
     'Change the code')) return;
-  const r = await orgCall('POST', '/code');
+  const r = await orgCall('POST', '/code', { evict });
   if (r.status !== 200 || !r.data || !r.data.access_code) {
     if (r.status && r.status !== 401 && r.status !== 403 && r.status !== 404) orgError((r.data && r.data.message) || `The code couldn't be changed (HTTP ${r.status}).`);
     return;
   }
   showCircle({ ...org.circle, access_code: r.data.access_code });
-  orgNote(`The new code is ${formatCode(org.code)}. Share it, or the new invite link, with the people you want in; the old code no longer lets anyone in.`);
+  orgNote(`The new code is ${formatCode(org.code)}. Share it, or the new invite link, with the people you want in; the old code no longer lets anyone in.${evict ? ` ${Number(r.data.closed) || 0} connection(s) that came in with the old code were closed.` : ''}`);
   $('org-code').scrollIntoView({ block: 'center' });
 }
 
@@ -235,6 +209,7 @@ const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 function mountOrganizer() {
   if ($('screen-organizer')) return;
   $('main').insertBefore($('organizer-tpl').content.cloneNode(true), $('report-dialog'));
+  wireReports();
   $('org-rotate-now').addEventListener('click', () => rotateCode(false));
   $('rotate-btn').addEventListener('click', () => rotateCode(true));
 
@@ -274,6 +249,7 @@ function mountOrganizer() {
     }
   });
 
+  labelFields('e', $('e-form-err'));
   clearOnInput($('edit-form'), (i) => $(`${i.id}-err`));
   $('edit-form').addEventListener('input', () => { org.dirty = true; });
 
@@ -287,7 +263,9 @@ function mountOrganizer() {
     if (want.name !== c.name) body.name = want.name;
     if (want.description !== c.description) body.description = want.description;
     if (!same(want.rules, c.rules || [])) body.rules = want.rules;
-    if (!same(want.prompts, c.prompts || [])) body.prompts = want.prompts;
+    const own = c.prompts || [];
+    if (!same(want.prompts, own) && !(own.length === 0 && same(want.prompts, await defaultPrompts()))) body.prompts = want.prompts;
+    Object.assign(body, readLabels('e', c));
     if (!Object.keys(body).length) { org.dirty = false; orgNote('Nothing to save: no changes.'); return; }
     const button = $('edit-save');
     button.disabled = true;
@@ -297,6 +275,8 @@ function mountOrganizer() {
       org.dirty = false;
       showCircle(r.data.circle || r.data);
       orgNote('Saved. New chats use the changes.');
+    } else if (r.status === 400 && r.data && labelError('e', r.data.field, bare(r.data.message))) {
+      // Shown by the labels' own field.
     } else if (r.status === 400 && r.data) {
       const m = /^(name|description|rules|prompts)(?:\[(\d+)\])?$/.exec(r.data.field || '');
       const input = m ? $({ name: 'e-name', description: 'e-desc', rules: 'e-rules', prompts: 'e-prompts' }[m[1]]) : null;
@@ -331,6 +311,8 @@ function mountOrganizer() {
   });
 
   $('org-copy-code').addEventListener('click', () => copy(formatCode(org.code), $('org-copy-code')));
+  $('show-screen').addEventListener('click', () => { setText($('scr-name'), org.circle ? org.circle.name : ''); showScreen(true, org.code); orgRefresh(); });
+  $('scr-back').addEventListener('click', () => showScreen(false));
   $('org-copy-link').addEventListener('click', () => copy($('org-link').value, $('org-copy-link'), $('org-link')));
 }
 

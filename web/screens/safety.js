@@ -1,6 +1,6 @@
 // Block and report: the buttons on the chat and break screens, the report
-// dialog, and the server's answer. They reach the current room, or the last
-// one for 10 minutes after it ended.
+// dialog, and the server's answer. They reach the current room, or any recent
+// one for 10 minutes after it ended (Recent chats, recent.js).
 
 import { $, el, setStatus, setText } from '../lib/dom.js';
 import { timeText } from '../lib/format.js';
@@ -103,8 +103,8 @@ export function onSafetyDone(ev) {
   updateSafety();
 }
 
-async function blockPartner() {
-  const r = state.room;
+// Block (and below, report) the current room's partner, or `r`, a recent room's.
+export async function blockPartner(r = state.room) {
   if (!safetyOpen(r)) return;
   const name = r.partner.name;
   const ok = await confirmBox(`Block ${name}?`,
@@ -114,8 +114,7 @@ async function blockPartner() {
   if (!safetySend('block', r, { action: 'block', room: r.id })) setStatus("You're not connected to Circle, so the block couldn't be sent.");
 }
 
-function openReport() {
-  const r = state.room;
+export function openReport(r = state.room) {
   if (!safetyOpen(r)) return;
   reportRoom = r;
   const name = r.partner.name;
@@ -183,7 +182,7 @@ $('report-form').addEventListener('submit', (e) => {
 });
 
 $('report-cancel').addEventListener('click', () => $('report-dialog').close());
-$('report-btn').addEventListener('click', openReport);
-$('break-report-btn').addEventListener('click', openReport);
-$('block-btn').addEventListener('click', blockPartner);
-$('break-block-btn').addEventListener('click', blockPartner);
+$('report-btn').addEventListener('click', () => openReport());
+$('break-report-btn').addEventListener('click', () => openReport());
+$('block-btn').addEventListener('click', () => blockPartner());
+$('break-block-btn').addEventListener('click', () => blockPartner());

@@ -141,6 +141,7 @@ export function join() {
   const { session } = state;
   const frame = { action: 'join_group', access_code: session.code, name: session.name, member: session.member };
   if (session.circle) frame.circle = session.circle;
+  if (session.label) frame.label = session.label;
   send(frame);
   expectAnswer("Circle didn't answer. The server may be busy.");
 }
@@ -266,10 +267,15 @@ function onFrame(ev) {
   switch (ev.event) {
     case 'waiting':
       // A count sent just before we were paired is stale once we are in a room.
-      if (!['connecting', 'joining', 'waiting', 'break'].includes(phase)) return;
+      // Between chats (`ended`), a round put us in the lobby.
+      if (!['connecting', 'joining', 'waiting', 'break', 'ended'].includes(phase)) return;
       clearTimeout(answerTimer);
       joinRetries = 0;
       keepWaiting();
+      break;
+    case 'sit_out':
+      // Also the answer to a join while sitting out.
+      clearTimeout(answerTimer);
       break;
     case 'join_room':
       clearTimeout(answerTimer);

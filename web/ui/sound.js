@@ -9,8 +9,9 @@ let titleTimer = 0;
 const notifyOn = () => store.get('circle.notify') === 'on';
 
 // Browsers let a page make sound only after a click: make the context then.
-export function primeAudio() {
-  if (!notifyOn()) return;
+// `force`: for the alerts' own "Play a sound" (ui/alerts.js).
+export function primeAudio(force = false) {
+  if (!notifyOn() && !force) return;
   try {
     audio = audio || new (window.AudioContext || window.webkitAudioContext)();
     if (audio.state === 'suspended') audio.resume().catch(() => {});
@@ -19,8 +20,8 @@ export function primeAudio() {
   }
 }
 
-function tone() {
-  primeAudio();
+export function tone(force = false) {
+  primeAudio(force);
   if (!audio) return;
   const t0 = audio.currentTime + 0.02;
   [660, 880].forEach((hz, i) => {
@@ -37,6 +38,8 @@ function tone() {
     o.stop(t + 0.16);
   });
 }
+
+export const flashing = () => titleTimer !== 0;
 
 export function stopFlash() {
   clearInterval(titleTimer);

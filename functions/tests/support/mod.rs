@@ -68,6 +68,7 @@ pub async fn seed_sample_group(app: &circle_shared::App, now_secs: i64) {
         ver: 1,
         round: RoundState::default(),
         listing: None,
+        labels: Default::default(),
     };
     let mut pointer = keys::pointer(&circle.cid);
     pointer.extend([

@@ -14,10 +14,13 @@
 //! a time: its cost follows the page, never the table.
 
 //!
-//! `view.rs` is the circle as the HTTP API sees it (validation, views). The
+//! `view.rs` is the circle as the HTTP API sees it (validation, views), and
+//! `labels.rs` checks its labels. The
 //! protocol and the HTTP paths call a circle a "group" (`join_group`,
 //! `/groups`); the code calls it a circle.
 
+pub mod labels;
+pub mod tombstone;
 pub mod view;
 
 use crate::app::App;
@@ -96,6 +99,7 @@ pub async fn create(
             ver: 1,
             round: RoundState::default(),
             listing: new.listed.then(|| new_listing(now + ttl)),
+            labels: new.labels.clone(),
         };
         let mut pointer = keys::pointer(&cid);
         pointer.extend([
@@ -127,6 +131,12 @@ pub async fn create(
         );
         match app.store.transact(tx).await {
             Ok(()) => {
+                // At its end, everyone still connected is told (`circle_ended`).
+                app.schedule(crate::timers::Timer::CircleEnd {
+                    cid: circle.cid.clone(),
+                    due_ms: circle.expires_at.saturating_mul(1000),
+                })
+                .await;
                 return Ok(Created {
                     circle,
                     organizer_key,
@@ -187,20 +197,36 @@ pub async fn get_by_cid(app: &App, cid: &str) -> Result<Option<Circle>, StoreErr
     Ok(None)
 }
 
-/// The circle an organiser key belongs to, if any.
-pub async fn get_by_key(app: &App, organizer_key: &str) -> Result<Option<Circle>, StoreError> {
+/// What an organiser key opens.
+#[derive(Debug, Clone)]
+pub enum ByKey {
+    /// A live circle.
+    Live(Box<Circle>),
+    /// A circle since closed (until its original end).
+    Closed,
+    /// Nothing: a wrong key, or a circle long gone.
+    Unknown,
+}
+
+/// The circle an organiser key belongs to, if any, or that it was closed.
+pub async fn get_by_key(app: &App, organizer_key: &str) -> Result<ByKey, StoreError> {
     let hash = app.settings.hash_key.hash(domain::ORGANIZER, organizer_key);
     let Some(index) = app
         .store
         .get(Table::Groups, keys::organizer(&hash), true)
         .await?
     else {
-        return Ok(None);
+        return Ok(ByKey::Unknown);
     };
-    match opt_s(&index, "cid") {
-        Some(cid) => get_by_cid(app, &cid).await,
-        None => Ok(None),
+    if tombstone::is_closed_key(app, &index) {
+        return Ok(ByKey::Closed);
     }
+    Ok(match opt_s(&index, "cid") {
+        Some(cid) => get_by_cid(app, &cid)
+            .await?
+            .map_or(ByKey::Unknown, |c| ByKey::Live(Box::new(c))),
+        None => ByKey::Unknown,
+    })
 }
 
 /// One page of listed circles, newest first.
@@ -323,6 +349,12 @@ pub async fn patch(app: &App, circle: Circle, patch: &CirclePatch) -> Result<Cir
         if let Some(v) = &patch.prompts {
             c.prompts = v.clone();
         }
+        if let Some(v) = &patch.labels {
+            c.labels.names = v.clone();
+        }
+        if let Some(m) = patch.label_mode {
+            c.labels.mode = m;
+        }
     })
     .await
 }
@@ -363,10 +395,12 @@ pub async fn set_round(
     }
 }
 
-/// Moves the circle to a fresh code. The old code answers "not found" from the
-/// moment this commits; the stable id, the organiser key, the lobby and the
-/// rooms are untouched.
-pub async fn rotate(app: &App, mut circle: Circle) -> Result<Circle, StoreError> {
+/// Moves the circle to a fresh code. From the moment this commits, the old
+/// code answers `code_changed` (a tombstone of its hash, until the circle's
+/// end) to anyone new; the stable id, the organiser key, the lobby and the
+/// rooms are untouched. `evicted`: the tombstone also says the old code's
+/// connections are being closed, so none of them may use it again.
+pub async fn rotate(app: &App, mut circle: Circle, evicted: bool) -> Result<Circle, StoreError> {
     for _ in 0..CHANGE_ATTEMPTS {
         let mut next = circle.clone();
         next.code = AccessCode::generate();
@@ -398,6 +432,16 @@ pub async fn rotate(app: &App, mut circle: Circle) -> Result<Circle, StoreError>
                 "SET #code = :code",
                 None,
                 vec![(":code", s(next.code.as_str()))],
+            ),
+        );
+        tx.put(
+            "old code's tombstone",
+            tombstone::put_op(
+                app,
+                circle.code.as_str(),
+                tombstone::Ended::CodeChanged,
+                evicted,
+                circle.expires_at,
             ),
         );
         match app.store.transact(tx).await {

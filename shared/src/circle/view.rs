@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::clock::rfc3339_secs;
-use crate::model::Circle;
+use crate::model::{Circle, LabelMode, Labels};
+use crate::protocol::text::is_format;
 
 /// Longest circle `name`, in characters.
 pub const MAX_CIRCLE_NAME: usize = 80;
@@ -41,6 +42,12 @@ impl ValidationError {
     }
 }
 
+impl From<super::labels::LabelError> for ValidationError {
+    fn from(e: super::labels::LabelError) -> Self {
+        Self::new(e.field, e.message)
+    }
+}
+
 /// A validated `POST /groups` body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCircle {
@@ -56,6 +63,8 @@ pub struct NewCircle {
     pub prompts: Vec<String>,
     /// `"listed": true`: `GET /groups` shows it. Circles are unlisted by default.
     pub listed: bool,
+    /// `labels` and `label_mode` (see `circle/labels.rs`); none by default.
+    pub labels: Labels,
 }
 
 /// A validated `PATCH /groups/{code}` body: the fields to change.
@@ -71,6 +80,10 @@ pub struct CirclePatch {
     pub prompts: Option<Vec<String>>,
     /// Listed or not from now on, if given.
     pub listed: Option<bool>,
+    /// New labels (replacing the old ones; `[]`: none), if given.
+    pub labels: Option<Vec<String>>,
+    /// A new label mode, if given.
+    pub label_mode: Option<LabelMode>,
 }
 
 fn object(body: &Value) -> Result<&Map<String, Value>, ValidationError> {
@@ -87,6 +100,8 @@ fn text(
 ) -> Result<Option<String>, ValidationError> {
     match obj.get(field) {
         Some(Value::String(v)) => {
+            // Members see the name and description: no format or bidi controls.
+            let v: String = v.chars().filter(|c| !is_format(*c)).collect();
             let v = v.trim();
             let len = v.chars().count();
             if len == 0 {
@@ -136,6 +151,7 @@ fn strings(
         let Value::String(s) = item else {
             return Err(ValidationError::new(name, "must be a string"));
         };
+        let s: String = s.chars().filter(|c| !is_format(*c)).collect();
         let s = s.trim();
         if s.is_empty() {
             return Err(ValidationError::new(name, "must not be blank"));
@@ -157,7 +173,16 @@ impl NewCircle {
     /// `prompts` likewise at most 50, `listed` an optional boolean.
     pub fn from_json(body: &Value) -> Result<Self, ValidationError> {
         let obj = object(body)?;
+        let labels = super::labels::names(obj)?.unwrap_or_default();
+        let label_mode = super::labels::mode(obj)?;
+        if labels.is_empty() && label_mode.is_some() {
+            return Err(ValidationError::new("label_mode", "needs labels"));
+        }
         Ok(Self {
+            labels: Labels {
+                names: labels,
+                mode: label_mode.unwrap_or_default(),
+            },
             name: text(obj, "name", MAX_CIRCLE_NAME)?
                 .ok_or_else(|| ValidationError::new("name", "is required"))?,
             description: text(obj, "description", MAX_DESCRIPTION)?
@@ -177,12 +202,12 @@ impl CirclePatch {
         if let Some(other) = obj.keys().find(|k| {
             !matches!(
                 k.as_str(),
-                "name" | "description" | "rules" | "prompts" | "listed"
+                "name" | "description" | "rules" | "prompts" | "listed" | "labels" | "label_mode"
             )
         }) {
             return Err(ValidationError::new(
                 other.clone(),
-                "can't be changed (name, description, rules, prompts, listed can)",
+                "can't be changed (name, description, rules, prompts, listed, labels, label_mode can)",
             ));
         }
         let patch = Self {
@@ -191,6 +216,8 @@ impl CirclePatch {
             rules: strings(obj, "rules", MAX_RULES, MAX_RULE)?,
             prompts: strings(obj, "prompts", MAX_PROMPTS, MAX_PROMPT)?,
             listed: flag(obj, "listed")?,
+            labels: super::labels::names(obj)?,
+            label_mode: super::labels::mode(obj)?,
         };
         if patch == Self::default() {
             return Err(ValidationError::new("body", "changes nothing"));
@@ -225,6 +252,12 @@ pub struct CircleView {
     /// Whether `GET /groups` shows it.
     #[serde(default)]
     pub listed: bool,
+    /// The labels members choose from when they join (absent: none).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub labels: Vec<String>,
+    /// `across` or `within`; absent when the circle has no labels.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub label_mode: Option<String>,
 }
 
 impl CircleView {
@@ -250,6 +283,8 @@ impl CircleView {
             created_at: rfc3339_secs(c.created_at),
             expires_at: rfc3339_secs(c.expires_at),
             listed: c.listing.is_some(),
+            labels: c.labels.names.clone(),
+            label_mode: c.labels.active().map(|m| m.as_str().to_owned()),
         }
     }
 }

@@ -276,6 +276,11 @@ impl Store {
         retry_conflicts(|| self.update_once(op.clone(), ReturnValue::UpdatedNew)).await
     }
 
+    /// [`Store::update`], answering with the whole item as it is after it.
+    pub async fn update_all_new(&self, op: Update) -> Result<Item, StoreError> {
+        retry_conflicts(|| self.update_once(op.clone(), ReturnValue::AllNew)).await
+    }
+
     async fn update_once(&self, op: Update, returning: ReturnValue) -> Result<Item, StoreError> {
         let partitions = [partition_of(op.key())];
         let result = self

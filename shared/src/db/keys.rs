@@ -11,12 +11,17 @@
 //! | organiser key index | `ORG#{hash}` | `ORG` |
 //! | lobby entry | `L#{cid}#{shard}` | `W#{ticket}` |
 //! | member | `M#{cid}#{0..16}` | `{member_id}` |
-//! | report | `R#{cid}` | `{at_ms:013}#{rand}` |
+//! | report (one per reporter and room) | `R#{cid}` | `{room}#{reporter's pid}` |
+//! | reports naming one member (a count) | `RN#{cid}` | `{member_id}` |
+//! | a side's feedback was counted (no rating, no member) | `FB#{cid}` | `{room}#{pid}` |
+//! | keep in touch: a room's two slots, until delivered or 10 min | `K#{cid}` | `{room}` |
 //! | counters | `S#{cid}#{0..8}` | `STATS` |
 //! | a seat held for resume | `AWAY#{room}` | `{pid}` |
 //! | circles created by an address this hour | `RL#{hash}#{hour}` | `RL` |
 //! | HTTP API requests from an address this minute | `RQ#{hash}#{minute}` | `RQ` |
 //! | sockets opened from an address this epoch (2 h 15 min) | `SOCK#{hash}#{epoch}` | `SOCK` |
+//! | a replaced code or a closed circle's code (tombstone) | `TOMB#{hash}` | `TOMB` |
+//! | activity: counts of a 5-minute bucket; feedback of a round | `A#{cid}` | `B#{start:010}`; `R#{round:05}` |
 //!
 //! A listed circle's item also carries `lk` = `LISTED` and `lt` =
 //! `{expires_at:010}.{tag}`: the keys of the groups table's sparse `listed`
@@ -45,17 +50,28 @@
 //! | `rh` | resume hash: keyed hash of the room's resume token | connection, seat |
 //! | `rnd` | the round a room belongs to (0: none) | connection |
 //! | `paway` | the partner's seat is held until (epoch ms) | connection |
-//! | `lr`, `lr_until`, `lr_mid`, `lr_name` | last room: its id, until when it can still be blocked or reported, the partner's member id and name | connection |
+//! | `r0` … `r4` | recent rooms, newest first (a shift register); each a map: `rm` room, `p` own pid, `m`/`n`/`c` partner's member id, name, connection, `rnd` round, `u` until (epoch ms) | connection |
+//! | `reports` | reports naming the member | report count |
+//! | `s_{pid}` | one side's keep-in-touch line: `c` contact, `conn` connection, `at` (epoch ms) | keep in touch |
 //! | `avoid`, `avoid_until` | the repeat guard: the member just left, until when | connection, entry |
 //! | `nt` | next notice: a lobby-count notice is not sent before it | entry |
 //! | `told` | the lobby count last told | entry |
 //! | `seen`, `since` | last heard from; entered the lobby (epoch ms) | entry |
 //! | `fresh` | a new member (no history), for the matchmaker's crowd test | entry |
+//! | `labels`, `lmode` | the circle's labels and label mode (`across`, `within`) | circle |
+//! | `label` | the label chosen at the join | connection, entry |
+//! | `lx`, `lw` | chats across labels, within a label | counters |
 //! | `ron`, `rmin`, `rends` | rounds on; round minutes; the round ends at (epoch ms) | circle |
 //! | `ver` | the circle item's version, for a code change | circle |
+//! | `rwarn` | the round whose `round_ending` warning went out (sent once) | circle |
+//! | `sit` | `sit_out` is on: left out of rounds and lobby pairing (1; absent: off) | connection |
 //! | `rec` | the away record a held seat restores | seat |
 //! | `sched`, `base` | the roster still follows its schedule; the round it started at | roster |
 //! | `holder`, `until` | the matchmaker run holding the lease, until when | matchmaker lease |
+//! | `j`, `ch`, `g`, `mh` | joins, chats, `good` and `meh` ratings counted (never who) | activity bucket, round feedback |
+//! | `ann` | no announcement before (epoch ms) | announcement limit (`C#{cid}` / `ANNOUNCE`) |
+//! | `why`, `ev` | what became of the code (`code_changed`, `circle_closed`); its connections were evicted | tombstone |
+//! | `closed` | the circle was closed (the organiser key index kept as a tombstone, without `cid`) | organiser key index |
 
 use super::Item;
 use super::attr::s;
@@ -146,9 +162,45 @@ pub fn reports_pk(cid: &str) -> String {
     format!("R#{cid}")
 }
 
-/// A report: `R#{cid}` / `{at_ms:013}#{rand}`, so a circle's reports sort by time.
-pub fn report(cid: &str, at_ms: i64, rand: &str) -> Item {
-    key(reports_pk(cid), format!("{at_ms:013}#{rand}"))
+/// A report: `R#{cid}` / `{room}#{pid}`, one per reporter (its side of the
+/// room) and room.
+pub fn report(cid: &str, room: &str, pid: &str) -> Item {
+    key(reports_pk(cid), format!("{room}#{pid}"))
+}
+
+/// A report's key from its sort key (a page cursor).
+pub fn report_at(cid: &str, sk: &str) -> Item {
+    key(reports_pk(cid), sk)
+}
+
+/// The partition of a circle's counts per reported member: `RN#{cid}`.
+pub fn report_counts_pk(cid: &str) -> String {
+    format!("RN#{cid}")
+}
+
+/// The count of reports naming `mid`: `RN#{cid}` / `{mid}`.
+pub fn report_count(cid: &str, mid: &str) -> Item {
+    key(report_counts_pk(cid), mid)
+}
+
+/// The partition of a circle's feedback marks: `FB#{cid}`.
+pub fn feedback_pk(cid: &str) -> String {
+    format!("FB#{cid}")
+}
+
+/// One side's feedback mark (that it rated; never what): `FB#{cid}` / `{room}#{pid}`.
+pub fn feedback_mark(cid: &str, room: &str, pid: &str) -> Item {
+    key(feedback_pk(cid), format!("{room}#{pid}"))
+}
+
+/// The partition of a circle's keep-in-touch items: `K#{cid}`.
+pub fn keep_in_touch_pk(cid: &str) -> String {
+    format!("K#{cid}")
+}
+
+/// A room's keep-in-touch item: `K#{cid}` / `{room}`.
+pub fn keep_in_touch(cid: &str, room: &str) -> Item {
+    key(keep_in_touch_pk(cid), room)
 }
 
 /// One shard of a circle's counters: `S#{cid}#{shard}` / `STATS`.
@@ -189,6 +241,38 @@ pub fn request_count(addr_hash: &str, minute: i64) -> Item {
 /// `SOCK#{addr_hash}#{epoch}` / `SOCK`.
 pub fn socket_count(addr_hash: &str, epoch: i64) -> Item {
     key(format!("SOCK#{addr_hash}#{epoch}"), "SOCK")
+}
+
+/// A tombstone of a code that no longer admits anyone: `TOMB#{code_hash}` /
+/// `TOMB`, `code_hash` the code's keyed hash (never the code itself).
+pub fn tombstone(code_hash: &str) -> Item {
+    key(format!("TOMB#{code_hash}"), "TOMB")
+}
+
+/// Sort-key prefix of an activity bucket (`B#{start:010}`).
+pub const BUCKET_PREFIX: &str = "B#";
+/// Sort-key prefix of a round's feedback counts (`R#{round:05}`).
+pub const ROUND_PREFIX: &str = "R#";
+
+/// The partition of a circle's activity counts: `A#{cid}`.
+pub fn activity_pk(cid: &str) -> String {
+    format!("A#{cid}")
+}
+
+/// A circle's counts for the 5-minute bucket starting at `start` (epoch
+/// seconds): `A#{cid}` / `B#{start:010}`.
+pub fn activity_bucket(cid: &str, start: i64) -> Item {
+    key(activity_pk(cid), format!("{BUCKET_PREFIX}{start:010}"))
+}
+
+/// A circle's feedback counts of one round: `A#{cid}` / `R#{round:05}`.
+pub fn activity_round(cid: &str, round: u32) -> Item {
+    key(activity_pk(cid), format!("{ROUND_PREFIX}{round:05}"))
+}
+
+/// When a circle's next announcement may go: `C#{cid}` / `ANNOUNCE`.
+pub fn announce_limit(cid: &str) -> Item {
+    key(format!("C#{cid}"), "ANNOUNCE")
 }
 
 /// A connection record's key in the connections table: `connection_id`.

@@ -143,6 +143,7 @@ pub struct Metrics {
     retries: AtomicU64,
     reports: AtomicU64,
     rate_limited: AtomicU64,
+    tallies_lost: AtomicU64,
     hot: Mutex<HotKeys>,
 }
 
@@ -164,6 +165,7 @@ impl Default for Metrics {
             retries: AtomicU64::new(0),
             reports: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
+            tallies_lost: AtomicU64::new(0),
             hot: Mutex::new(HotKeys::new()),
         }
     }
@@ -281,6 +283,11 @@ impl Metrics {
         self.rate_limited.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts an activity count dropped after its retries (`activity`).
+    pub fn count_tally_lost(&self) {
+        self.tallies_lost.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The counters as they are now.
     pub fn snapshot(&self) -> MetricsSnapshot {
         MetricsSnapshot {
@@ -299,6 +306,7 @@ impl Metrics {
             retries: self.retries.load(Ordering::Relaxed),
             reports: self.reports.load(Ordering::Relaxed),
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            tallies_lost: self.tallies_lost.load(Ordering::Relaxed),
         }
     }
 }
@@ -344,6 +352,9 @@ pub struct MetricsSnapshot {
     /// Requests refused by a rate limit.
     #[serde(default)]
     pub rate_limited: u64,
+    /// Activity counts dropped after their retries (`activity`).
+    #[serde(default)]
+    pub tallies_lost: u64,
 }
 
 impl MetricsSnapshot {
@@ -391,6 +402,7 @@ impl MetricsSnapshot {
             retries: self.retries.saturating_sub(earlier.retries),
             reports: self.reports.saturating_sub(earlier.reports),
             rate_limited: self.rate_limited.saturating_sub(earlier.rate_limited),
+            tallies_lost: self.tallies_lost.saturating_sub(earlier.tallies_lost),
         }
     }
 }

@@ -18,6 +18,8 @@ use crate::organizer;
 use crate::rounds;
 use crate::secrets::{domain, valid_member_id};
 
+mod insight;
+
 /// The largest body accepted.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
@@ -48,6 +50,9 @@ pub struct HttpResponse {
     pub body: Value,
     /// Seconds, for a `Retry-After` header.
     pub retry_after: Option<u64>,
+    /// A body that is not JSON: its content type and text (`body` is then
+    /// `null`), as `GET /groups/{code}/activity.csv` answers.
+    pub text: Option<(&'static str, String)>,
 }
 
 impl HttpResponse {
@@ -56,6 +61,7 @@ impl HttpResponse {
             status,
             body: serde_json::to_value(body).expect("views serialize to JSON"),
             retry_after: None,
+            text: None,
         }
     }
 
@@ -64,6 +70,7 @@ impl HttpResponse {
             status,
             body: json!({"error": error, "message": message.into()}),
             retry_after: None,
+            text: None,
         }
     }
 
@@ -72,12 +79,30 @@ impl HttpResponse {
             status: 204,
             body: Value::Null,
             retry_after: None,
+            text: None,
         }
+    }
+
+    /// A `200` with a body that is not JSON.
+    pub fn text(content_type: &'static str, text: String) -> Self {
+        Self {
+            status: 200,
+            body: Value::Null,
+            retry_after: None,
+            text: Some((content_type, text)),
+        }
+    }
+
+    /// The body's content type: JSON unless [`HttpResponse::text`].
+    pub fn content_type(&self) -> &'static str {
+        self.text.as_ref().map_or("application/json", |(t, _)| t)
     }
 
     /// The body as sent: nothing for `204`.
     pub fn body_text(&self) -> String {
-        if self.status == 204 {
+        if let Some((_, text)) = &self.text {
+            text.clone()
+        } else if self.status == 204 {
             String::new()
         } else {
             self.body.to_string()
@@ -91,6 +116,25 @@ fn not_found() -> HttpResponse {
         "group_not_found",
         "no live circle has that access code",
     )
+}
+
+/// `410` for a code that no longer admits anyone, or `404` if nothing is known
+/// of it (one read of its tombstone).
+async fn gone_or_not_found(app: &App, code: &AccessCode) -> Result<HttpResponse, ActionError> {
+    Ok(match circle::tombstone::find(app, code.as_str()).await? {
+        Some(t) => gone(t.ended),
+        None => not_found(),
+    })
+}
+
+fn gone(ended: circle::tombstone::Ended) -> HttpResponse {
+    let message = match ended {
+        circle::tombstone::Ended::CodeChanged => {
+            "the organiser changed this circle's code; ask them for the new one"
+        }
+        circle::tombstone::Ended::CircleClosed => "the organiser closed this circle",
+    };
+    HttpResponse::error(410, ended.as_str(), message)
 }
 
 /// Routes one request.
@@ -124,7 +168,21 @@ pub async fn handle(app: &App, req: HttpRequest<'_>) -> HttpResponse {
         ("POST", ["groups"]) => Ok(create(app, &req).await),
         ("GET", ["groups"]) => Ok(list(app, query).await),
         ("GET", ["groups", code]) => Ok(get(app, code).await),
+        ("GET", ["groups", code, "qr"]) => qr(app, &req, code).await,
+        ("GET", ["prompts"]) => Ok(HttpResponse::ok(
+            200,
+            json!({"prompts": crate::prompts::DEFAULT_PROMPTS}),
+        )),
         ("GET", ["organizer"]) => by_key(app, &req).await,
+        ("GET", ["groups", code, "reports"]) => {
+            organizer_request(app, &req, code, |circle| reports_page(app, circle, query)).await
+        }
+        ("GET", ["groups", code, "activity.csv"]) => {
+            organizer_request(app, &req, code, |c| insight::csv(app, c)).await
+        }
+        ("POST", ["groups", code, "announce"]) => {
+            organizer_request(app, &req, code, |c| insight::announce(app, req, c)).await
+        }
         (m, ["groups", code]) if m == "PATCH" || m == "DELETE" => {
             organizer_request(app, &req, code, |circle| async move {
                 if req.method == "DELETE" {
@@ -151,7 +209,8 @@ pub async fn handle(app: &App, req: HttpRequest<'_>) -> HttpResponse {
                     | ("POST" | "DELETE", "rounds")
             );
             if !known {
-                return if matches!(*action, "organizer" | "code" | "remove" | "rounds") {
+                let insight = matches!(*action, "activity.csv" | "announce");
+                return if insight || matches!(*action, "organizer" | "code" | "remove" | "rounds") {
                     method_not_allowed(m)
                 } else {
                     HttpResponse::error(404, "not_found", "no such endpoint")
@@ -186,6 +245,7 @@ fn invalid(field: &str, message: impl Into<String>) -> HttpResponse {
         status: 400,
         body: json!({"error": "bad_request", "message": message.into(), "field": field}),
         retry_after: None,
+        text: None,
     }
 }
 
@@ -230,7 +290,7 @@ where
         return Ok(not_found());
     };
     let Some(circle) = circle::get(app, &code, true).await? else {
-        return Ok(not_found());
+        return gone_or_not_found(app, &code).await;
     };
     if !app
         .settings
@@ -255,10 +315,21 @@ async fn organizer_action(
     match (req.method, action) {
         ("GET", "organizer") => Ok(HttpResponse::ok(200, organizer::view(app, &circle).await?)),
         ("POST", "code") => {
-            let circle = circle::rotate(app, circle).await?;
+            // An optional `{"evict": true}`: also close everyone who came in
+            // with an earlier code.
+            let evict = match req.body {
+                b if b.iter().all(u8::is_ascii_whitespace) => false,
+                b => match body_json(b).map(|v| v.get("evict").cloned()) {
+                    Ok(None | Some(Value::Null)) => false,
+                    Ok(Some(Value::Bool(e))) => e,
+                    Ok(Some(_)) => return Ok(invalid("evict", "evict must be true or false")),
+                    Err(r) => return Ok(r),
+                },
+            };
+            let (circle, closed) = organizer::lifecycle::rotate(app, circle, evict).await?;
             Ok(HttpResponse::ok(
                 200,
-                json!({"access_code": circle.code.to_string()}),
+                json!({"access_code": circle.code.to_string(), "closed": closed}),
             ))
         }
         ("POST", "remove") => {
@@ -327,8 +398,11 @@ async fn by_key(app: &App, req: &HttpRequest<'_>) -> Result<HttpResponse, Action
         return Ok(unauthorized());
     };
     match circle::get_by_key(app, key).await? {
-        Some(circle) => Ok(HttpResponse::ok(200, organizer::view(app, &circle).await?)),
-        None => Ok(HttpResponse::error(
+        circle::ByKey::Live(circle) => {
+            Ok(HttpResponse::ok(200, organizer::view(app, &circle).await?))
+        }
+        circle::ByKey::Closed => Ok(gone(circle::tombstone::Ended::CircleClosed)),
+        circle::ByKey::Unknown => Ok(HttpResponse::error(
             403,
             "forbidden",
             "no live circle has that organiser key",
@@ -360,6 +434,7 @@ async fn create(app: &App, req: &HttpRequest<'_>) -> HttpResponse {
                 status: 201,
                 body,
                 retry_after: None,
+                text: None,
             }
         }
         Err(CreateError::RateLimited) => {
@@ -376,15 +451,48 @@ async fn create(app: &App, req: &HttpRequest<'_>) -> HttpResponse {
     }
 }
 
+/// `GET /groups/{code}/reports?after=…` (organiser key): one page of reports
+/// (`{reports, reports_next}`), the first without `after`.
+async fn reports_page(app: &App, circle: Circle, query: &str) -> Result<HttpResponse, ActionError> {
+    let after = query
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| *k == "after")
+        .map(|(_, v)| percent_decode(v));
+    if let Some(a) = &after
+        && !organizer::reports::valid_cursor(a)
+    {
+        return Ok(invalid("after", "not a cursor this API gave"));
+    }
+    let page = organizer::reports::page(app, &circle.cid, after.as_deref()).await?;
+    Ok(HttpResponse::ok(200, page))
+}
+
 async fn get(app: &App, code: &str) -> HttpResponse {
     let Some(code) = AccessCode::parse(&percent_decode(code)) else {
         return not_found();
     };
     match circle::get(app, &code, true).await {
         Ok(Some(circle)) => HttpResponse::ok(200, CircleView::with_code(&circle)),
-        Ok(None) => not_found(),
+        Ok(None) => gone_or_not_found(app, &code).await.unwrap_or_else(internal),
         Err(err) => internal(err),
     }
+}
+
+/// `GET /groups/{code}/qr`: `{link, svg}`, the invite link of a live circle
+/// and its QR code (for "Show on a screen"); 410/404 as `GET /groups/{code}`.
+async fn qr(app: &App, req: &HttpRequest<'_>, code: &str) -> Result<HttpResponse, ActionError> {
+    let Some(code) = AccessCode::parse(&percent_decode(code)) else {
+        return Ok(not_found());
+    };
+    let Some(circle) = circle::get(app, &code, false).await? else {
+        return gone_or_not_found(app, &code).await;
+    };
+    let link = organizer::screen::invite_link(req.page_url, &circle);
+    Ok(match organizer::screen::qr_svg(&link) {
+        Some(svg) => HttpResponse::ok(200, json!({"link": link, "svg": svg})),
+        None => HttpResponse::error(500, "internal", "the invite link is too long for a QR code"),
+    })
 }
 
 /// `GET /groups?after=&limit=`: a page of the listed circles, without codes.

@@ -4,17 +4,20 @@
 
 use std::time::Duration;
 
-use super::ws::{BLOCK, JOIN_GROUP, LEAVE_ROOM, REPORT, RESUME};
+use super::ws::{BLOCK, FEEDBACK, JOIN_GROUP, KEEP_IN_TOUCH, LEAVE_ROOM, REPORT, RESUME, SIT_OUT};
 
 /// The template's `Globals.Function.Timeout`.
 pub const DEFAULT: Duration = Duration::from_secs(10);
-/// `JoinGroupFunction` and `LeaveRoomFunction` (they pair, with retries).
+/// `JoinGroupFunction` (`join_group`, `resume`, `sit_out`) and `LeaveRoomFunction`
+/// (they pair, with retries).
 pub const PAIRING: Duration = Duration::from_secs(20);
 
 /// The timeout of the function that serves `route_key`.
 pub fn route_timeout(route_key: &str) -> Duration {
     match route_key {
-        JOIN_GROUP | RESUME | LEAVE_ROOM | BLOCK | REPORT => PAIRING,
+        JOIN_GROUP | RESUME | SIT_OUT | LEAVE_ROOM | BLOCK | REPORT | FEEDBACK | KEEP_IN_TOUCH => {
+            PAIRING
+        }
         _ => DEFAULT,
     }
 }

@@ -17,6 +17,12 @@ pub async fn fire(app: &App, timer: &Timer) -> Result<(), ActionError> {
             room, pid, conn, ..
         } => crate::pairing::expire_hold(app, room, pid, conn).await,
         Timer::RoundEnd { cid, round, .. } => crate::rounds::round_ended(app, cid, *round).await,
+        Timer::RoundEnding { cid, round, .. } => {
+            crate::rounds::round_ending(app, cid, *round).await
+        }
+        Timer::CircleEnd { cid, due_ms } => {
+            crate::organizer::lifecycle::circle_end(app, cid, *due_ms).await
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! The WebSocket routes (`$connect`, `$disconnect`, `join_group`, `message`,
-//! `leave_room`, `block`, `report`, `resume`, `$default`) over API Gateway's
+//! `leave_room`, `block`, `report`, `resume`, `feedback`, `keep_in_touch`,
+//! `sit_out`, `$default`) over API Gateway's
 //! proxy event.
 //!
 //! Server events reach clients through `@connections`, never as route responses,
@@ -32,9 +33,26 @@ pub const BLOCK: &str = "block";
 pub const REPORT: &str = "report";
 /// The `resume` action.
 pub const RESUME: &str = "resume";
+/// The `feedback` action.
+pub const FEEDBACK: &str = "feedback";
+/// The `keep_in_touch` action.
+pub const KEEP_IN_TOUCH: &str = "keep_in_touch";
+/// The `sit_out` action.
+pub const SIT_OUT: &str = "sit_out";
 /// Every route key the API declares.
-pub const ROUTES: [&str; 9] = [
-    CONNECT, DISCONNECT, JOIN_GROUP, MESSAGE, LEAVE_ROOM, BLOCK, REPORT, RESUME, DEFAULT,
+pub const ROUTES: [&str; 12] = [
+    CONNECT,
+    DISCONNECT,
+    JOIN_GROUP,
+    MESSAGE,
+    LEAVE_ROOM,
+    BLOCK,
+    REPORT,
+    RESUME,
+    FEEDBACK,
+    KEEP_IN_TOUCH,
+    SIT_OUT,
+    DEFAULT,
 ];
 
 /// A response with just a status (and a short text body for refusals).
@@ -175,7 +193,7 @@ pub async fn on_action(
     respond(app, event, any_action).await
 }
 
-/// The `join_group` and `resume` function's handler.
+/// The `join_group`, `resume` and `sit_out` function's handler.
 pub async fn on_join(
     app: &App,
     event: &ApiGatewayWebsocketProxyRequest,
@@ -191,7 +209,8 @@ pub async fn on_message(
     respond(app, event, messages).await
 }
 
-/// The `leave_room`, `block` and `report` function's handler.
+/// The `leave_room`, `block`, `report`, `feedback` and `keep_in_touch`
+/// function's handler.
 pub async fn on_ending(
     app: &App,
     event: &ApiGatewayWebsocketProxyRequest,
@@ -255,9 +274,9 @@ fn wrong_route() -> Result<(), ActionError> {
 
 async fn any_action(app: &App, id: &str, action: ClientAction) -> Result<(), ActionError> {
     match action {
-        a @ (ClientAction::JoinGroup { .. } | ClientAction::Resume { .. }) => {
-            joins(app, id, a).await
-        }
+        a @ (ClientAction::JoinGroup { .. }
+        | ClientAction::Resume { .. }
+        | ClientAction::SitOut { .. }) => joins(app, id, a).await,
         a @ ClientAction::Message { .. } => messages(app, id, a).await,
         a => endings(app, id, a).await,
     }
@@ -270,18 +289,21 @@ async fn joins(app: &App, id: &str, action: ClientAction) -> Result<(), ActionEr
             name,
             member,
             circle,
+            label,
         } => {
             let req = pairing::JoinRequest {
                 access_code: &access_code,
                 name: &name,
                 member: member.as_deref(),
                 circle: circle.as_deref(),
+                label: label.as_deref(),
             };
             Box::pin(pairing::join(app, id, req)).await
         }
         ClientAction::Resume { room, token } => {
             Box::pin(pairing::resume(app, id, &room, &token)).await
         }
+        ClientAction::SitOut { on } => Box::pin(pairing::sit_out(app, id, on)).await,
         _ => wrong_route(),
     }
 }
@@ -303,6 +325,12 @@ async fn endings(app: &App, id: &str, action: ClientAction) -> Result<(), Action
             excerpt,
             requeue,
         } => (room, pairing::Ending::Report { reason, excerpt }, requeue),
+        ClientAction::Feedback { room, rating } => {
+            return pairing::feedback(app, id, &room, rating).await;
+        }
+        ClientAction::KeepInTouch { room, contact } => {
+            return pairing::keep_in_touch(app, id, &room, &contact).await;
+        }
         _ => return wrong_route(),
     };
     Box::pin(pairing::end_room(app, id, &room, ending, requeue)).await

@@ -7,6 +7,8 @@ use crate::db::attr::{b, n, opt_b, opt_n, opt_s, req_n, req_s, s, string_list};
 use crate::db::keys;
 use crate::db::{Item, StoreError};
 
+use super::{LabelMode, Labels};
+
 /// A circle's timed rounds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RoundState {
@@ -52,6 +54,8 @@ pub struct Circle {
     /// (`lt`, from [`keys::listing_key`]); `None`, the default: unlisted, and
     /// the item has no index keys at all.
     pub listing: Option<String>,
+    /// Its labels and label mode (`labels`, `lmode`; absent when it has none).
+    pub labels: Labels,
 }
 
 impl Circle {
@@ -74,6 +78,12 @@ impl Circle {
             ("rends".into(), n(self.round.ends_at)),
             ("ron".into(), b(self.round.active)),
         ]);
+        if !self.labels.names.is_empty() {
+            item.extend([
+                ("labels".into(), list(&self.labels.names)),
+                ("lmode".into(), s(self.labels.mode.as_str())),
+            ]);
+        }
         if let Some(listing) = &self.listing {
             item.extend([("lk".into(), s(keys::LISTED)), ("lt".into(), s(listing))]);
         }
@@ -107,6 +117,12 @@ impl Circle {
                 active: opt_b(item, "ron").unwrap_or(false),
             },
             listing: opt_s(item, "lt"),
+            labels: Labels {
+                names: string_list(item, "labels"),
+                mode: opt_s(item, "lmode")
+                    .and_then(|m| LabelMode::parse(&m))
+                    .unwrap_or_default(),
+            },
         })
     }
 

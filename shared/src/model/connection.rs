@@ -1,8 +1,9 @@
 //! A connection record: its state (idle, waiting, paired, away), the room it
-//! is in, and the last room it left.
+//! is in, and the rooms it left lately.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::recent::RecentRoom;
 use super::{AWAY, IDLE, PAIRED, WAITING};
 use crate::db::attr::{n, opt_n, opt_s, req_n, req_s, s};
 use crate::db::keys;
@@ -130,19 +131,6 @@ pub enum ConnState {
     },
 }
 
-/// The room a connection was in last, for `block`/`report` after it ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LastRoom {
-    /// The room id.
-    pub room: String,
-    /// Until when it may still be blocked or reported (epoch ms).
-    pub until: i64,
-    /// The partner's member id, which a block or report names.
-    pub partner_mid: String,
-    /// The partner's display name, for a report.
-    pub partner_name: String,
-}
-
 /// One WebSocket connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connection {
@@ -166,13 +154,19 @@ pub struct Connection {
     pub avoid: Option<String>,
     /// When `avoid` stops being avoided (epoch ms).
     pub avoid_until: i64,
-    /// The room it left last, while it can still be blocked or reported.
-    pub last_room: Option<LastRoom>,
+    /// The rooms it left lately, newest first (slots `r0` … `r4`; some may be
+    /// past their `until`): what `pairing/recent.rs` reads.
+    pub recent: Vec<RecentRoom>,
     /// Set while the client is over its rate limit (epoch ms).
     pub throttled_until: i64,
     /// The circle's expiry (epoch seconds; 0 before joining), for records made
     /// on its behalf (reports) that must die with it.
     pub circle_expires_at: i64,
+    /// The label chosen at the last join into a circle with labels.
+    pub label: Option<String>,
+    /// `sit_out` is on (`sit`): left out of rounds and of lobby pairing until
+    /// turned off. The organiser's roster shows it as `sitting_out`.
+    pub sitting_out: bool,
 }
 
 impl Connection {
@@ -190,9 +184,11 @@ impl Connection {
             state: ConnState::Idle,
             avoid: None,
             avoid_until: 0,
-            last_room: None,
+            recent: Vec::new(),
             throttled_until: 0,
             circle_expires_at: 0,
+            label: None,
+            sitting_out: false,
         }
     }
 
@@ -210,6 +206,7 @@ impl Connection {
             ("code", &self.code),
             ("mid", &self.mid),
             ("avoid", &self.avoid),
+            ("label", &self.label),
         ];
         for (k, v) in opt {
             if let Some(v) = v {
@@ -225,14 +222,10 @@ impl Connection {
         if self.throttled_until > 0 {
             item.insert("thr".into(), n(self.throttled_until));
         }
-        if let Some(lr) = &self.last_room {
-            item.extend([
-                ("lr".into(), s(&lr.room)),
-                ("lr_until".into(), n(lr.until)),
-                ("lr_mid".into(), s(&lr.partner_mid)),
-                ("lr_name".into(), s(&lr.partner_name)),
-            ]);
+        if self.sitting_out {
+            item.insert("sit".into(), n(1));
         }
+        super::recent::write_slots(&mut item, &self.recent);
         let (state, room) = match &self.state {
             ConnState::Idle => (IDLE, None),
             ConnState::Waiting { ticket, shard } => {
@@ -284,15 +277,6 @@ impl Connection {
                 )));
             }
         };
-        let last_room = match (opt_s(item, "lr"), opt_n(item, "lr_until")) {
-            (Some(room), Some(until)) => Some(LastRoom {
-                room,
-                until,
-                partner_mid: opt_s(item, "lr_mid").unwrap_or_default(),
-                partner_name: opt_s(item, "lr_name").unwrap_or_default(),
-            }),
-            _ => None,
-        };
         Ok(Self {
             connection_id: req_s(item, "connection_id")?,
             connected_at: req_n(item, "connected_at")?,
@@ -304,9 +288,11 @@ impl Connection {
             state,
             avoid: opt_s(item, "avoid"),
             avoid_until: opt_n(item, "avoid_until").unwrap_or(0),
-            last_room,
+            recent: super::recent::read_slots(item),
             throttled_until: opt_n(item, "thr").unwrap_or(0),
             circle_expires_at: opt_n(item, "cexp").unwrap_or(0),
+            label: opt_s(item, "label"),
+            sitting_out: opt_n(item, "sit").is_some_and(|v| v > 0),
         })
     }
 

@@ -33,6 +33,8 @@ pub struct LobbyEntry {
     pub expires_at: i64,
     /// No member record when it entered: nothing for the matchmaker to read.
     pub fresh: bool,
+    /// The label it chose, when the circle has labels.
+    pub label: Option<String>,
 }
 
 impl LobbyEntry {
@@ -52,6 +54,9 @@ impl LobbyEntry {
         ]);
         if let Some(a) = &self.avoid {
             item.insert("avoid".into(), s(a));
+        }
+        if let Some(l) = &self.label {
+            item.insert("label".into(), s(l));
         }
         item.extend(self.fresh.then(|| ("fresh".to_owned(), b(true))));
         item
@@ -83,6 +88,7 @@ impl LobbyEntry {
             told: opt_n(item, "told").unwrap_or(0),
             expires_at: req_n(item, "expires_at")?,
             fresh: opt_b(item, "fresh").unwrap_or(false),
+            label: opt_s(item, "label"),
         })
     }
 }

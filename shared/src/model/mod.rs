@@ -3,18 +3,22 @@
 //! circle's, and every reader treats an expired record as absent.
 //!
 //! `circle.rs` (the circle and its round), `lobby.rs` (a lobby entry),
-//! `connection.rs` (a connection, its state and its room), `member.rs` (a
-//! member's history and blocks).
+//! `connection.rs` (a connection, its state and its room), `recent.rs` (the
+//! rooms it left lately), `member.rs` (a member's history and blocks).
 
 mod circle;
 mod connection;
+mod labels;
 mod lobby;
 mod member;
+mod recent;
 
 pub use circle::{Circle, RoundState};
-pub use connection::{ConnState, Connection, LastRoom, Room};
+pub use connection::{ConnState, Connection, Room};
+pub use labels::{LabelMode, Labels, MAX_LABEL, MAX_LABELS};
 pub use lobby::LobbyEntry;
 pub use member::Member;
+pub use recent::{RECENT_SLOTS, RecentRoom, slot_name};
 
 /// Connection state `idle`: connected, in no lobby and no room.
 pub const IDLE: &str = "idle";
@@ -77,8 +81,17 @@ mod tests {
                 active: true,
             },
             listing: None,
+            labels: Labels::default(),
         };
         assert_eq!(Circle::from_item(&c.to_item()), Ok(c.clone()));
+        let labelled = Circle {
+            labels: Labels {
+                names: vec!["a".into(), "b".into()],
+                mode: LabelMode::Within,
+            },
+            ..c.clone()
+        };
+        assert_eq!(Circle::from_item(&labelled.to_item()), Ok(labelled));
         let listed = Circle {
             listing: Some("0000000020.abc".into()),
             ..c
@@ -98,6 +111,7 @@ mod tests {
             told: 2,
             expires_at: 9,
             fresh: true,
+            label: Some("mentor".into()),
         };
         assert_eq!(LobbyEntry::from_item(&e.to_item("cid")), Ok(e));
         let mut c = Connection::new("c", 1, 2);
@@ -108,12 +122,15 @@ mod tests {
             room: room(),
             partner_away_until: 8,
         };
-        c.last_room = Some(LastRoom {
+        c.recent = vec![RecentRoom {
             room: "old".into(),
-            until: 4,
+            pid: "p1".into(),
             partner_mid: "m3".into(),
             partner_name: "Cy".into(),
-        });
+            partner_conn: "c3".into(),
+            round: 2,
+            until: 4,
+        }];
         assert_eq!(Connection::from_item(&c.to_item()), Ok(c.clone()));
         c.state = ConnState::Away {
             room: room(),

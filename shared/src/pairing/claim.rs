@@ -5,11 +5,12 @@
 
 use aws_sdk_dynamodb::types::Update;
 
+use super::labels::Share;
 use super::lobby::{EntryRef, remove_entry};
 use super::member::Joiner;
 use super::ops::*;
 use super::prior::Prior;
-use super::room::{NewRoom, add_stats, member_met};
+use super::room::{NewRoom, add_counts, add_stats, member_met};
 use crate::app::App;
 use crate::db::attr::{n, s, strings};
 use crate::db::{StoreError, Table, Tx, keys};
@@ -36,7 +37,10 @@ pub(crate) fn to_waiting(
     app.store.update_op(
         Table::Connections,
         keys::connection(conn_id),
-        &format!("SET #state = :waiting, #ticket = :ticket, #shard = :shard, {IDENTITY}"),
+        &format!(
+            "SET #state = :waiting, #ticket = :ticket, #shard = :shard, {}",
+            who.clause()
+        ),
         Some(cond),
         values,
     )
@@ -88,6 +92,7 @@ pub(crate) async fn claim(
         name: &waiter.name,
         expires_at: waiter.expires_at,
         circle_expires_at: circle.expires_at,
+        label: None,
     };
     let (my_cond, my_values) = prior.condition();
     let mut tx = Tx::new();
@@ -168,7 +173,7 @@ pub(crate) async fn claim(
     }
 
     // The waiter first: if it is gone, undo before the joiner hears anything.
-    let to_waiter = new_room.event(app, 0, &waiter.name, &me.name);
+    let to_waiter = new_room.event(app, 0, &waiter.name, &me.name, me.label());
     if send(app, &waiter.conn, &to_waiter).await == Err(GatewayError::Gone) {
         tracing::info!(waiter = %waiter.conn, "paired waiter was gone; undoing");
         let remove = crate::model::Room::remove_clause();
@@ -192,12 +197,16 @@ pub(crate) async fn claim(
         };
     }
     // If the joiner is gone, its own `$disconnect` tells the waiter.
-    let to_me = new_room.event(app, 1, &me.name, &waiter.name);
+    let to_me = new_room.event(app, 1, &me.name, &waiter.name, waiter.label.as_deref());
     let chats = i64::from(count);
     let new_member = i64::from(count && me.member.is_none());
+    let share = match count {
+        true => Share::of(me.label(), waiter.label.as_deref()),
+        false => Share::default(),
+    };
     let _ = tokio::join!(
         send(app, &me.conn, &to_me),
-        add_stats(app, circle, chats, new_member)
+        add_counts(app, circle, chats, new_member, share)
     );
     Ok(Claimed::Told)
 }
@@ -228,6 +237,7 @@ pub(crate) async fn enqueue(
         told: i64::from(count),
         expires_at: me.expires_at,
         fresh: me.member.is_none(),
+        label: me.label().map(str::to_owned),
     };
     let (member_set, member_cond, mut member_values) = match &me.member {
         None => (

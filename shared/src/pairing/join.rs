@@ -8,8 +8,9 @@ use super::member::{Joiner, anonymous_member, check_removed, load_member};
 use super::ops::*;
 use super::prior::Prior;
 use super::seek::seek;
+use crate::activity::{self, Tally};
 use crate::app::App;
-use crate::circle;
+use crate::circle::{self, tombstone, tombstone::Ended};
 use crate::code::AccessCode;
 use crate::db::{Table, keys};
 use crate::error::ActionError;
@@ -39,6 +40,8 @@ pub struct JoinRequest<'a> {
     pub member: Option<&'a str>,
     /// The circle's stable id as the client believes it.
     pub circle: Option<&'a str>,
+    /// `label`: one of the circle's labels (required when it has any).
+    pub label: Option<&'a str>,
 }
 
 /// `join_group`: enter the circle's lobby, then get paired (or wait).
@@ -73,13 +76,26 @@ pub async fn join(app: &App, conn_id: &str, req: JoinRequest<'_>) -> Result<(), 
         }
         // A code since replaced still works for whoever came in with it on
         // this connection: waiting, chatting, or between chats ("Find
-        // someone new" after a partner left). A new connection can't use it.
-        None => match (&conn.cid, &conn.code) {
-            (Some(cid), Some(c)) if c == code.as_str() => circle::get_by_cid(app, cid)
-                .await?
-                .ok_or(ActionError::CircleNotFound)?,
-            _ => return Err(ActionError::CircleNotFound),
-        },
+        // someone new" after a partner left), unless the organiser evicted
+        // its connections. A new connection can't use it: its tombstone says
+        // what became of it.
+        None => {
+            let (live, tomb) = match (&conn.cid, &conn.code) {
+                (Some(cid), Some(c)) if c == code.as_str() => tokio::try_join!(
+                    circle::get_by_cid(app, cid),
+                    tombstone::find(app, code.as_str())
+                )?,
+                _ => (None, tombstone::find(app, code.as_str()).await?),
+            };
+            match (live, tomb) {
+                (Some(c), t) if !t.is_some_and(|t| t.evicted) => c,
+                (_, Some(t)) if t.ended == Ended::CircleClosed => {
+                    return Err(ActionError::CircleClosed);
+                }
+                (_, Some(_)) => return Err(ActionError::CodeChanged),
+                (_, None) => return Err(ActionError::CircleNotFound),
+            }
+        }
     };
     let in_this_circle = conn.cid.as_deref() == Some(circle.cid.as_str());
     let mid = match req.member {
@@ -97,13 +113,17 @@ pub async fn join(app: &App, conn_id: &str, req: JoinRequest<'_>) -> Result<(), 
         _ => None,
     };
     let prior = match Prior::of(&conn) {
+        // Sitting out: nobody is paired; the answer says why (`sit_out` off pairs again).
+        Some(_) if conn.sitting_out => return still_out(app, conn_id).await,
         Some(prior) => prior,
         // Already where a join leads: a keep-alive join that crossed the pairing.
         None if in_this_circle && matches!(conn.state, ConnState::Paired { .. }) => return Ok(()),
         None => return Err(ActionError::AlreadyInRoom),
     };
     let expires_at = conn.expires_at.min(circle.expires_at);
+    let label = super::labels::of_join(&circle, &conn, in_this_circle, req.label)?;
     let joiner = Joiner {
+        label,
         conn: conn_id.to_owned(),
         name: req.name.to_owned(),
         mid,
@@ -115,7 +135,12 @@ pub async fn join(app: &App, conn_id: &str, req: JoinRequest<'_>) -> Result<(), 
     };
     let keep_alive = in_this_circle && matches!(conn.state, ConnState::Waiting { .. });
     // Boxed: the pairing loop is a large future, and every route that joins awaits it.
-    Box::pin(seek(app, &circle, joiner, prior, keep_alive)).await
+    Box::pin(seek(app, &circle, joiner, prior, keep_alive)).await?;
+    if !in_this_circle {
+        // A connection entering the circle (not a keep-alive), after the commit.
+        let _ = activity::tally_until(app, &circle.cid, circle.expires_at, None, Tally::Join).await;
+    }
+    Ok(())
 }
 
 /// Goes back into the lobby of the circle a connection was just in ("Next"),
@@ -124,11 +149,15 @@ pub(crate) async fn requeue(app: &App, conn: &Connection) -> Result<(), ActionEr
     let (Some(cid), Some(mid)) = (&conn.cid, &conn.mid) else {
         return Err(ActionError::NotInRoom);
     };
+    if conn.sitting_out {
+        return still_out(app, &conn.connection_id).await;
+    }
     let circle = circle::get_by_cid(app, cid)
         .await?
         .ok_or(ActionError::CircleNotFound)?;
     let member = load_member(app, cid, mid).await?;
     let joiner = Joiner {
+        label: super::labels::of_record(&circle, conn),
         conn: conn.connection_id.clone(),
         name: conn
             .name
@@ -145,6 +174,14 @@ pub(crate) async fn requeue(app: &App, conn: &Connection) -> Result<(), ActionEr
         expires_at: conn.expires_at.min(circle.expires_at),
     };
     Box::pin(seek(app, &circle, joiner, Prior::Idle, false)).await
+}
+
+/// The answer to a `join_group` or "Next" while sitting out (`sit_out`):
+/// nobody is paired.
+async fn still_out(app: &App, conn_id: &str) -> Result<(), ActionError> {
+    let out = crate::protocol::ServerEvent::SitOut { on: true };
+    let _ = send(app, conn_id, &out).await;
+    Ok(())
 }
 
 /// Puts someone a round left over into the lobby (pairing them if someone

@@ -10,7 +10,7 @@ use crate::db::attr::{n, s, ss};
 use crate::db::keys;
 use crate::db::{Slot, StoreError, Table, Tx};
 use crate::error::ActionError;
-use crate::model::{AWAY, ConnState, Connection, PAIRED, Room, random_id};
+use crate::model::{AWAY, ConnState, Connection, PAIRED, Room};
 use crate::protocol::{ExcerptItem, LeftReason, ServerEvent};
 use crate::ratelimit::Kind;
 use crate::timers::Timer;
@@ -31,22 +31,31 @@ pub enum Ending {
     },
 }
 
+/// The room a block or report is about: whom, and which side we were.
+struct Target<'a> {
+    room: &'a str,
+    pid: &'a str,
+    partner_mid: &'a str,
+    partner_name: &'a str,
+}
+
 /// The writes a block or report adds: each member's `blocked` names the other,
-/// and a report item for the organiser (expiring with the circle).
+/// and a report for the organiser (expiring with the circle) with its count.
+/// Answers the report's slot: it fails when this side reported the room before.
 fn moderation(
     app: &App,
     tx: &mut Tx,
     me: &Connection,
-    partner_mid: &str,
-    partner_name: &str,
+    target: &Target<'_>,
     ending: &Ending,
-) {
+) -> Option<Slot> {
     let (Some(cid), Some(mid)) = (&me.cid, &me.mid) else {
-        return;
+        return None;
     };
-    if *ending == Ending::Leave || partner_mid.is_empty() {
-        return;
+    if *ending == Ending::Leave || target.partner_mid.is_empty() {
+        return None;
     }
+    let partner_mid = target.partner_mid;
     let exp = me.circle_expires_at.max(me.expires_at);
     let block = |who: &str, other: &str| {
         app.store.update_op(
@@ -59,30 +68,22 @@ fn moderation(
     };
     tx.update("my block", block(mid, partner_mid));
     tx.update("their block", block(partner_mid, mid));
-    if let Ending::Report { reason, excerpt } = ending {
-        let now = app.now_ms();
-        let mut item = keys::report(cid, now, &random_id(6));
-        item.extend([
-            ("at".into(), n(now)),
-            ("reason".into(), s(reason)),
-            (
-                "excerpt".into(),
-                s(serde_json::to_string(excerpt).expect("excerpt items serialize")),
-            ),
-            (
-                "reporter_name".into(),
-                s(me.name.as_deref().unwrap_or(crate::protocol::ANONYMOUS)),
-            ),
-            ("reporter_mid".into(), s(mid)),
-            ("reported_name".into(), s(partner_name)),
-            ("reported_mid".into(), s(partner_mid)),
-            ("expires_at".into(), n(exp)),
-        ]);
-        tx.put(
-            "report",
-            app.store.put_op(Table::Groups, item, None, vec![]),
-        );
-    }
+    let Ending::Report { reason, excerpt } = ending else {
+        return None;
+    };
+    let report = crate::organizer::reports::NewReport {
+        cid,
+        room: target.room,
+        pid: target.pid,
+        reason,
+        excerpt,
+        reporter_name: me.name.as_deref().unwrap_or(crate::protocol::ANONYMOUS),
+        reporter_mid: mid,
+        reported_name: target.partner_name,
+        reported_mid: partner_mid,
+        expires_at: exp,
+    };
+    Some(crate::organizer::reports::add(app, tx, &report))
 }
 
 /// The writes that end `room` for both: us to idle; the partner to idle while it
@@ -104,7 +105,7 @@ pub(crate) fn end_both(
 /// partner's hold as we read it: a hold that commits meanwhile fails this, and
 /// the caller reads again.
 fn end_mine(app: &App, tx: &mut Tx, me: &Connection, r: &Room, partner_away: bool) -> Slot {
-    let mine = last_room(app, &r.room, &r.partner_mid, &r.partner_name);
+    let mine = super::recent::mine(app, r);
     let held = if partner_away {
         ("#paway > :zero", vec![(":zero", n(0))])
     } else {
@@ -152,12 +153,7 @@ pub(crate) fn end_partner(
         );
         return record;
     }
-    let theirs = last_room(
-        app,
-        &r.room,
-        me.mid.as_deref().unwrap_or_default(),
-        me.name.as_deref().unwrap_or(crate::protocol::ANONYMOUS),
-    );
+    let theirs = super::recent::theirs(app, me, r);
     let op = to_idle_after(
         app,
         &r.partner,
@@ -173,8 +169,9 @@ pub(crate) fn end_partner(
 }
 
 /// `leave_room`, `block` and `report`: both leave the room together; the partner
-/// is told it was left. `block` and `report` also work on the last room for a
-/// while after it ended. With `requeue`, back to the lobby for someone new.
+/// is told it was left. `block` and `report` also work on any recent room
+/// (`super::recent`: the last five, for 10 minutes after each ended). With
+/// `requeue`, back to the lobby for someone new.
 pub async fn end_room(
     app: &App,
     conn_id: &str,
@@ -203,7 +200,13 @@ pub async fn end_room(
                 let partner_away = *partner_away_until > 0;
                 let mut tx = Tx::new();
                 let (mine, theirs) = end_both(app, &mut tx, &me, r, partner_away);
-                moderation(app, &mut tx, &me, &r.partner_mid, &r.partner_name, &ending);
+                let target = Target {
+                    room: &r.room,
+                    pid: &r.pid,
+                    partner_mid: &r.partner_mid,
+                    partner_name: &r.partner_name,
+                };
+                moderation(app, &mut tx, &me, &target, &ending);
                 match app.store.transact(tx).await {
                     Ok(()) => {
                         if !partner_away {
@@ -216,29 +219,30 @@ pub async fn end_room(
                     Err(err) if err.is_conflict() && err.failed(theirs) => {
                         let mut tx = Tx::new();
                         end_mine(app, &mut tx, &me, r, partner_away);
-                        moderation(app, &mut tx, &me, &r.partner_mid, &r.partner_name, &ending);
+                        moderation(app, &mut tx, &me, &target, &ending);
                         app.store.transact(tx).await
                     }
                     Err(err) => Err(err),
                 }
             }
-            _ => match (&ending, &me.last_room) {
-                (Ending::Block | Ending::Report { .. }, Some(last))
-                    if last.room == room && last.until > app.now_ms() =>
-                {
+            _ => match (&ending, super::recent::find(&me, room, app.now_ms())) {
+                (Ending::Block | Ending::Report { .. }, Some(last)) if !last.is_current() => {
                     let mut tx = Tx::new();
-                    moderation(
-                        app,
-                        &mut tx,
-                        &me,
-                        &last.partner_mid,
-                        &last.partner_name,
-                        &ending,
-                    );
+                    let target = Target {
+                        room: &last.room,
+                        pid: &last.pid,
+                        partner_mid: &last.partner_mid,
+                        partner_name: &last.partner_name,
+                    };
+                    let report = moderation(app, &mut tx, &me, &target, &ending);
                     if tx.is_empty() {
                         Ok(())
                     } else {
-                        app.store.transact(tx).await
+                        match app.store.transact(tx).await {
+                            // Reported before: answered again, nothing stored.
+                            Err(err) if report.is_some_and(|s| err.failed(s)) => Ok(()),
+                            other => other,
+                        }
                     }
                 }
                 _ => return Err(ActionError::NotInRoom),
@@ -375,12 +379,7 @@ pub async fn disconnect(app: &App, conn_id: &str) -> Result<(), ActionError> {
 
 /// Ends a room because one side is gone for good; the partner is told.
 async fn end_for_good(app: &App, me: &Connection, r: &Room) -> Result<(), StoreError> {
-    let theirs = last_room(
-        app,
-        &r.room,
-        me.mid.as_deref().unwrap_or_default(),
-        me.name.as_deref().unwrap_or(crate::protocol::ANONYMOUS),
-    );
+    let theirs = super::recent::theirs(app, me, r);
     let mut tx = Tx::new();
     let mine = tx.delete(
         "my record",

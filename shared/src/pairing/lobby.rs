@@ -4,8 +4,9 @@
 //! random sort keys. A shard is read a page at a time (strongly consistent,
 //! `lobby_page` entries, about one read unit). When the first page is full, a
 //! second page from a random point spreads concurrent joiners over the lobby.
-//! Reading stops as soon as a never-met compatible waiter is in hand; only when
-//! none is does it read on, since the rules of `docs/design.md` ("never-met
+//! Reading stops as soon as a never-met compatible waiter is in hand (in a
+//! circle with labels, one of a preferred label, else after one more page);
+//! only when none is does it read on, since the rules of `docs/design.md` ("never-met
 //! first", "never two compatible people waiting") are about the whole lobby. At
 //! rest a lobby holds a waiter or two, so a join reads one page of one shard.
 
@@ -49,6 +50,15 @@ impl Found {
             .first()
             .is_some_and(|e| seeker.member.and_then(|m| m.last_met(&e.mid)).is_none())
     }
+
+    /// Whether the best is never met and of a label the seeker prefers.
+    fn has_preferred(&self, seeker: &Seeker<'_>) -> bool {
+        self.has_never_met(seeker)
+            && self
+                .ranked
+                .first()
+                .is_some_and(|e| seeker.prefers(e.label.as_deref()))
+    }
 }
 
 async fn page(
@@ -82,6 +92,9 @@ pub(crate) async fn find(
     let mut seen: HashMap<String, LobbyEntry> = HashMap::new();
     let mut spread: HashSet<String> = HashSet::new();
     let mut complete = true;
+    // With labels, a never-met waiter of another than a preferred label is
+    // taken after one more page has been looked at for a preferred one.
+    let mut looked_further = seeker.prefer.is_none();
     let mut out = Found::default();
     'shards: for shard in shards {
         let first = page(app, &circle.cid, shard, None, None).await?;
@@ -108,10 +121,11 @@ pub(crate) async fn find(
                 seen.insert(entry.ticket.clone(), entry);
             }
             out.ranked = evaluate(seeker, &seen, &spread, now, cut, &mut out);
-            if out.has_never_met(seeker) {
+            if out.has_preferred(seeker) || (out.has_never_met(seeker) && looked_further) {
                 complete = false;
                 break 'shards;
             }
+            looked_further |= out.has_never_met(seeker);
             match next.take() {
                 Some(start) => {
                     let p = page(app, &circle.cid, shard, None, Some(start)).await?;

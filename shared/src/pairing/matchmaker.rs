@@ -33,6 +33,7 @@ use futures_util::StreamExt;
 use rand::seq::SliceRandom;
 
 use super::claim::{ClaimFail, Claimed, claim, enqueue};
+use super::labels::Share;
 use super::lobby::{EntryRef, remove_entry};
 use super::member::Joiner;
 use super::prior::Prior;
@@ -40,7 +41,7 @@ use crate::app::App;
 use crate::db::attr::{n, s};
 use crate::db::keys;
 use crate::db::{QuerySpec, StoreError, Table};
-use crate::model::{Circle, LobbyEntry, Member, random_id};
+use crate::model::{Circle, LabelMode, LobbyEntry, Member, random_id};
 use crate::rules::matching::{Seeker, compatible};
 
 /// How long a run holds its circle without renewing.
@@ -131,7 +132,7 @@ async fn run(app: &App, circle: &Circle) -> Result<(), StoreError> {
     loop {
         let entries = read_lobby(app, circle).await?;
         load_members(app, circle, &entries, &mut members).await?;
-        let pairs = plan(&entries, &members, app.now_ms());
+        let pairs = plan(&entries, &members, app.now_ms(), circle.labels.active());
         if pairs.is_empty() {
             if !holding {
                 return Ok(());
@@ -150,9 +151,10 @@ async fn run(app: &App, circle: &Circle) -> Result<(), StoreError> {
             continue;
         }
         passes += 1;
-        let paired = commit(app, circle, &entries, &pairs, &mut members).await;
+        let (paired, share) = commit(app, circle, &entries, &pairs, &mut members).await;
         // One count for the pass (every waiter's member record already exists).
-        super::room::add_stats(app, circle, i64::try_from(paired).unwrap_or(0), 0).await;
+        let chats = i64::try_from(paired).unwrap_or(0);
+        super::room::add_counts(app, circle, chats, 0, share).await;
         tracing::info!(cid = %circle.cid, passes, pairs = pairs.len(), paired, "matchmaker pass");
         if started.elapsed() > RUN_BUDGET || !acquire(app, circle, &run_id).await? {
             // Over budget, or the lease was lost: whoever joins next goes on.
@@ -209,14 +211,16 @@ async fn load_members(
 }
 
 /// A maximal matching of the lobby by the lobby's own rules: each waiter (in
-/// random order) takes a compatible never-met waiter if there is one; those
-/// left take whoever they met longest ago. Nobody is paired with someone met
-/// while a compatible never-met waiter is left, and no two compatible waiters
-/// are left.
+/// random order) takes a compatible never-met waiter of a preferred label
+/// (`mode`, in a circle with labels) if there is one; those left take any
+/// compatible never-met waiter; those left then take whoever they met longest
+/// ago. Nobody is paired with someone met while a compatible never-met waiter
+/// is left, and no two compatible waiters are left.
 fn plan(
     entries: &[LobbyEntry],
     members: &HashMap<String, Member>,
     now: i64,
+    mode: Option<LabelMode>,
 ) -> Vec<(usize, usize)> {
     // A removed member's entry is about to go; nobody is paired with it.
     let removed = |e: &LobbyEntry| members.get(&e.mid).is_some_and(|m| m.removed);
@@ -228,6 +232,7 @@ fn plan(
             member: members.get(&e.mid),
             avoid: e.avoid.as_deref(),
             avoid_until: e.avoid_until,
+            prefer: mode.zip(e.label.as_deref()),
         })
         .collect();
     let fits = |a: usize, b: usize| {
@@ -241,19 +246,22 @@ fn plan(
     order.shuffle(&mut rand::rng());
     let mut mate: Vec<Option<usize>> = vec![None; entries.len()];
     let mut pairs = Vec::new();
-    for never_met in [true, false] {
+    // Tiers: 0 never met and preferred, 1 never met, 2 whoever met longest ago.
+    let tiers = if mode.is_some() { 0..3 } else { 1..3 };
+    for tier in tiers {
         for &a in &order {
             if mate[a].is_some() {
                 continue;
             }
-            let candidates = order
+            let mut candidates = order
                 .iter()
                 .copied()
                 .filter(|&b| b != a && mate[b].is_none() && fits(a, b));
-            let pick = if never_met {
-                candidates.into_iter().find(|&b| met(a, b).is_none())
-            } else {
-                candidates.min_by_key(|&b| met(a, b).unwrap_or(i64::MIN))
+            let prefers = |b: usize| seekers[a].prefers(entries[b].label.as_deref());
+            let pick = match tier {
+                0 => candidates.find(|&b| met(a, b).is_none() && prefers(b)),
+                1 => candidates.find(|&b| met(a, b).is_none()),
+                _ => candidates.min_by_key(|&b| met(a, b).unwrap_or(i64::MIN)),
             };
             if let Some(b) = pick {
                 mate[a] = Some(b);
@@ -273,7 +281,7 @@ async fn commit(
     entries: &[LobbyEntry],
     pairs: &[(usize, usize)],
     members: &mut HashMap<String, Member>,
-) -> usize {
+) -> (usize, Share) {
     let jobs: Vec<_> = pairs.iter().map(|&(a, b)| {
         let joiner = joiner_of(circle, &entries[a], members);
         let prior = Prior::Waiting {
@@ -297,10 +305,15 @@ async fn commit(
         .collect()
         .await;
     let mut paired = 0;
+    let mut share = Share::default();
     for (a, b, result) in results {
         match result {
             Ok(Claimed::Told) => {
                 paired += 1;
+                share.add(Share::of(
+                    entries[a].label.as_deref(),
+                    entries[b].label.as_deref(),
+                ));
                 // Their histories changed: read again if they are ever needed.
                 members.remove(&entries[a].mid);
                 members.remove(&entries[b].mid);
@@ -323,7 +336,7 @@ async fn commit(
             }
         }
     }
-    paired
+    (paired, share)
 }
 
 /// A waiter as the claiming side of a pair.
@@ -342,6 +355,7 @@ fn joiner_of(circle: &Circle, e: &LobbyEntry, members: &HashMap<String, Member>)
         avoid_until: e.avoid_until,
         code: circle.code.as_str().to_owned(),
         expires_at: e.expires_at,
+        label: circle.labels.active().zip(e.label.clone()),
     }
 }
 
@@ -373,7 +387,7 @@ mod tests {
         .into();
         for _ in 0..50 {
             let entries: Vec<LobbyEntry> = ["a", "b", "e", "f"].into_iter().map(entry).collect();
-            let pairs = plan(&entries, &members, 0);
+            let pairs = plan(&entries, &members, 0, None);
             assert_eq!(pairs.len(), 2, "everyone is paired: {pairs:?}");
             for (x, y) in pairs {
                 let (x, y) = (&entries[x].mid, &entries[y].mid);
@@ -396,8 +410,40 @@ mod tests {
         .into();
         let entries: Vec<LobbyEntry> = ["a", "b", "c"].into_iter().map(entry).collect();
         for _ in 0..50 {
-            let pairs = plan(&entries, &members, 0);
+            let pairs = plan(&entries, &members, 0, None);
             assert_eq!(pairs.len(), 1);
+        }
+    }
+
+    #[test]
+    fn a_crowd_with_labels_is_paired_by_preferred_label_first() {
+        let labelled = |mid: &str, label: &str| LobbyEntry {
+            label: Some(label.into()),
+            ..entry(mid)
+        };
+        let crowd = || {
+            vec![
+                labelled("a1", "A"),
+                labelled("a2", "A"),
+                labelled("b1", "B"),
+                labelled("b2", "B"),
+                labelled("c1", "A"),
+            ]
+        };
+        for _ in 0..50 {
+            let entries = crowd();
+            let pairs = plan(&entries, &HashMap::new(), 0, Some(LabelMode::Across));
+            let across = pairs
+                .iter()
+                .filter(|(x, y)| entries[*x].label != entries[*y].label)
+                .count();
+            assert_eq!((pairs.len(), across), (2, 2), "{pairs:?}");
+            let pairs = plan(&entries, &HashMap::new(), 0, Some(LabelMode::Within));
+            let within = pairs
+                .iter()
+                .filter(|(x, y)| entries[*x].label == entries[*y].label)
+                .count();
+            assert_eq!((pairs.len(), within), (2, 2), "{pairs:?}");
         }
     }
 
@@ -407,7 +453,7 @@ mod tests {
         gone.1.removed = true;
         let members: HashMap<String, Member> = [gone].into();
         let entries: Vec<LobbyEntry> = ["a", "b"].into_iter().map(entry).collect();
-        assert!(plan(&entries, &members, 0).is_empty());
+        assert!(plan(&entries, &members, 0, None).is_empty());
     }
 
     #[test]
@@ -419,7 +465,7 @@ mod tests {
         a2.conn = "c-a2".into();
         a2.ticket = "t-a2".into();
         let entries = vec![a, entry("b"), a2];
-        let pairs = plan(&entries, &HashMap::new(), 50);
+        let pairs = plan(&entries, &HashMap::new(), 50, None);
         // a2 (the same member as a) can only be paired with b.
         assert_eq!(pairs.len(), 1);
         let (x, y) = pairs[0];

@@ -7,7 +7,7 @@ use super::ops::Identity;
 use crate::app::App;
 use crate::db::{Table, keys};
 use crate::error::ActionError;
-use crate::model::{Circle, Member};
+use crate::model::{Circle, LabelMode, Member};
 use crate::rules::matching::Seeker;
 
 /// The joiner: who it is in this circle and what it knows of itself.
@@ -22,6 +22,8 @@ pub(crate) struct Joiner {
     pub code: String,
     /// Its record's expiry (no later than the circle's).
     pub expires_at: i64,
+    /// In a circle with labels, its mode and the joiner's label.
+    pub label: Option<(LabelMode, String)>,
 }
 
 impl Joiner {
@@ -32,7 +34,13 @@ impl Joiner {
             member: self.member.as_ref(),
             avoid: self.avoid.as_deref(),
             avoid_until: self.avoid_until,
+            prefer: self.label.as_ref().map(|(m, l)| (*m, l.as_str())),
         }
+    }
+
+    /// The joiner's label, if the circle has labels.
+    pub(crate) fn label(&self) -> Option<&str> {
+        self.label.as_ref().map(|(_, l)| l.as_str())
     }
 
     pub(crate) fn identity<'a>(&'a self, circle: &'a Circle) -> Identity<'a> {
@@ -43,6 +51,7 @@ impl Joiner {
             name: &self.name,
             expires_at: self.expires_at,
             circle_expires_at: circle.expires_at,
+            label: self.label(),
         }
     }
 }

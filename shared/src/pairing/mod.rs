@@ -30,11 +30,14 @@
 //! it was) → `seek.rs` (the loop) → `lobby.rs` (reading the lobby, removing
 //! stale entries) → `claim.rs` (the pairing or the wait, one transaction each)
 //! → `room.rs` (the new room, the meeting, the counters) → `notices.rs` (what
-//! waiters are told); a crowd goes to `matchmaker.rs`. `relay.rs`, `leave.rs`
-//! and `resume.rs` are the other actions; `ops.rs` is the shared plumbing.
+//! waiters are told); a crowd goes to `matchmaker.rs`. `relay.rs`, `leave.rs`,
+//! `resume.rs`, `sit_out.rs` and `aftercare.rs` (`feedback`, `keep_in_touch`) are the other
+//! actions, `recent.rs` the rooms they may name; `ops.rs` is the shared plumbing.
 
+mod aftercare;
 mod claim;
 mod join;
+mod labels;
 mod leave;
 mod lobby;
 mod matchmaker;
@@ -42,14 +45,18 @@ mod member;
 mod notices;
 mod ops;
 mod prior;
+pub mod recent;
 mod relay;
 mod resume;
 mod room;
 mod seek;
+mod sit_out;
 
 pub use crate::rules::matching::{Seeker, compatible};
+pub use aftercare::{feedback, keep_in_touch};
 pub(crate) use join::seek_for_round;
 pub use join::{JoinRequest, connect, join};
+pub(crate) use labels::{Share, of_record as label_of_record};
 pub(crate) use leave::end_both;
 pub use leave::{Ending, disconnect, end_room};
 pub(crate) use lobby::{EntryRef, remove_entry};
@@ -61,4 +68,5 @@ pub(crate) use prior::Prior;
 pub use relay::relay;
 pub use resume::{expire_hold, resume};
 pub use room::MET_CAP;
-pub(crate) use room::{NewRoom, add_stats, member_met};
+pub(crate) use room::{NewRoom, add_counts, member_met};
+pub use sit_out::sit_out;

@@ -12,7 +12,7 @@ use crate::db::keys;
 use crate::db::{StoreError, Table};
 use crate::error::ActionError;
 use crate::gateway::GatewayError;
-use crate::model::{AWAY, Connection, IDLE, LastRoom, PAIRED, Room};
+use crate::model::{AWAY, Connection, IDLE, PAIRED, RecentRoom, Room};
 use crate::protocol::{LeftReason, ServerEvent};
 use crate::ratelimit::Kind;
 
@@ -51,6 +51,8 @@ pub(crate) struct Identity<'a> {
     pub expires_at: i64,
     /// The circle's expiry.
     pub circle_expires_at: i64,
+    /// The label chosen (set on the record; `None` leaves it as it is).
+    pub label: Option<&'a str>,
 }
 
 impl Identity<'_> {
@@ -63,7 +65,16 @@ impl Identity<'_> {
             (":name", s(self.name)),
             (":exp", n(self.expires_at)),
             (":cexp", n(self.circle_expires_at)),
+            (":label", s(self.label.unwrap_or_default())),
         ]
+    }
+
+    /// [`IDENTITY`], and the label when there is one.
+    pub(crate) fn clause(&self) -> String {
+        match self.label {
+            Some(_) => format!("{IDENTITY}, #label = :label"),
+            None => IDENTITY.to_owned(),
+        }
     }
 }
 
@@ -78,11 +89,33 @@ pub(crate) fn to_paired(
     cond: &str,
     cond_values: Vec<(&'static str, AttributeValue)>,
 ) -> Update {
+    to_paired_and(app, conn_id, who, room, (cond, cond_values), None)
+}
+
+/// [`to_paired`], with more `SET` actions and their values (a resume's
+/// recent rooms, `super::recent::carry`).
+pub(crate) fn to_paired_and(
+    app: &App,
+    conn_id: &str,
+    who: &Identity<'_>,
+    room: &Room,
+    (cond, cond_values): (&str, Vec<(&'static str, AttributeValue)>),
+    more: Option<(String, Vec<(&'static str, AttributeValue)>)>,
+) -> Update {
     let mut values = who.values(conn_id);
     values.extend(cond_values);
     values.push((":paired", s(PAIRED)));
     values.extend(room.values());
-    let set = format!("SET #state = :paired, {IDENTITY}, {}", Room::set_clause());
+    let mut set = format!(
+        "SET #state = :paired, {}, {}",
+        who.clause(),
+        Room::set_clause()
+    );
+    if let Some((more, more_values)) = more {
+        set.push_str(", ");
+        set.push_str(&more);
+        values.extend(more_values);
+    }
     app.store.update_op(
         Table::Connections,
         keys::connection(conn_id),
@@ -93,12 +126,13 @@ pub(crate) fn to_paired(
 }
 
 /// Takes a record out of `room` (only while it is in it, and `extra` holds),
-/// remembering the room for `block`/`report` and the partner for the repeat guard.
+/// pushing the room into its recent rooms (`super::recent`) and remembering
+/// the partner for the repeat guard.
 pub(crate) fn to_idle_after(
     app: &App,
     conn_id: &str,
     room: &str,
-    last: &LastRoom,
+    last: &RecentRoom,
     avoid_until: i64,
     extra: Option<(&str, Vec<(&'static str, AttributeValue)>)>,
 ) -> Update {
@@ -109,10 +143,6 @@ pub(crate) fn to_idle_after(
         (":idle", s(IDLE)),
         (":paired", s(PAIRED)),
         (":r", s(room)),
-        (":lr", s(&last.room)),
-        (":lru", n(last.until)),
-        (":lrm", s(&last.partner_mid)),
-        (":lrn", s(&last.partner_name)),
         (":avoid", s(&last.partner_mid)),
         (":au", n(avoid_until)),
     ];
@@ -121,12 +151,14 @@ pub(crate) fn to_idle_after(
         cond.push_str(c);
         values.extend(v);
     }
+    values.extend(super::recent::push_values(last));
     let remove = Room::remove_clause();
+    let push = super::recent::PUSH.as_str();
     app.store.update_op(
         Table::Connections,
         keys::connection(conn_id),
         &format!(
-            "SET #state = :idle, #lr = :lr, #lr_until = :lru, #lr_mid = :lrm, #lr_name = :lrn, #avoid = :avoid, #avoid_until = :au REMOVE {remove}, #paway, #away_until"
+            "SET #state = :idle, {push}, #avoid = :avoid, #avoid_until = :au REMOVE {remove}, #paway, #away_until"
         ),
         Some(&cond),
         values,
@@ -143,16 +175,6 @@ pub(crate) fn away_values(room: &str) -> Vec<(&'static str, AttributeValue)> {
 /// Until when a just-ended pair avoids each other.
 pub(crate) fn avoid_until(app: &App) -> i64 {
     app.now_ms() + App::ms(app.settings.repeat_guard)
-}
-
-/// The last room, as remembered for `block`/`report`.
-pub(crate) fn last_room(app: &App, room: &str, partner_mid: &str, partner_name: &str) -> LastRoom {
-    LastRoom {
-        room: room.to_owned(),
-        until: app.now_ms() + App::ms(app.settings.last_room_window),
-        partner_mid: partner_mid.to_owned(),
-        partner_name: partner_name.to_owned(),
-    }
 }
 
 /// Full-jitter exponential backoff after a lost race, counted as a retry.

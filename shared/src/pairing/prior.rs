@@ -28,7 +28,11 @@ impl Prior {
     /// The condition on the joiner's record, and its values.
     pub(crate) fn condition(&self) -> (&'static str, Vec<(&'static str, AttributeValue)>) {
         match self {
-            Prior::Idle => ("#state = :prior", vec![(":prior", s(IDLE))]),
+            // A member sitting out is never paired nor put in the lobby.
+            Prior::Idle => (
+                "#state = :prior AND attribute_not_exists(#sit)",
+                vec![(":prior", s(IDLE))],
+            ),
             Prior::Waiting { ticket, .. } => (
                 "#state = :prior AND #ticket = :pticket",
                 vec![(":prior", s(WAITING)), (":pticket", s(ticket))],
@@ -37,7 +41,8 @@ impl Prior {
     }
 
     /// Reads the joiner's record again after a write found it changed:
-    /// `None` when someone paired it meanwhile (they told it). With
+    /// `None` when someone paired it meanwhile (they told it), or it sits out
+    /// (`sit_out`: nobody pairs it, and it was answered when it sat out). With
     /// `entry_gone`, a waiting record's entry is known to be gone already.
     pub(crate) async fn reload(
         app: &App,
@@ -47,6 +52,9 @@ impl Prior {
         let conn = get_connection(app, conn_id, true)
             .await?
             .ok_or(ActionError::UnknownConnection)?;
+        if conn.sitting_out {
+            return Ok(None);
+        }
         Ok(Prior::of(&conn).map(|p| match p {
             Prior::Waiting { ticket, .. } if entry_gone => Prior::Waiting {
                 ticket,

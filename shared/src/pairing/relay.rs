@@ -74,6 +74,7 @@ pub async fn relay(
                 .clone()
                 .unwrap_or_else(|| crate::protocol::ANONYMOUS.to_owned()),
             id: r.pid.clone(),
+            label: None,
         },
         sent_at: rfc3339_millis(now),
         body,
@@ -114,7 +115,7 @@ async fn partner_gone(app: &App, me: &Connection, r: &Room) -> Result<(), Action
             Err(err) => return Err(err.into()),
         }
     }
-    let last = last_room(app, &r.room, &r.partner_mid, &r.partner_name);
+    let last = super::recent::mine(app, r);
     let mine = to_idle_after(
         app,
         &me.connection_id,

@@ -75,7 +75,14 @@ pub async fn resume(app: &App, conn_id: &str, room: &str, token: &str) -> Result
     }
     let prior = Prior::of(&me).ok_or(ActionError::AlreadyInRoom)?;
     let old = &seat.record;
-    let r = &seat.room;
+    // A fresh token for the seat from now on: the old one stops working (the
+    // seat it opened is deleted below, on the condition that it is still held,
+    // so of two racing resumes only one wins and only its token lives on).
+    let new_token = crate::secrets::token(22);
+    let r = &Room {
+        resume_hash: app.settings.hash_key.hash(domain::RESUME, &new_token),
+        ..seat.room.clone()
+    };
     let partner_seat = held.iter().find(|other| other.pid == r.partner_pid);
     let (Some(cid), Some(mid), Some(code)) = (&old.cid, &old.mid, &old.code) else {
         return Err(ActionError::NotInRoom);
@@ -91,6 +98,7 @@ pub async fn resume(app: &App, conn_id: &str, room: &str, token: &str) -> Result
         name: &name,
         expires_at: me.expires_at.min(old.circle_expires_at.max(old.expires_at)),
         circle_expires_at: old.circle_expires_at,
+        label: old.label.as_deref(),
     };
     let (cond, values) = prior.condition();
     let mut tx = Tx::new();
@@ -112,7 +120,10 @@ pub async fn resume(app: &App, conn_id: &str, room: &str, token: &str) -> Result
             away_values(room),
         ),
     );
-    tx.update("my record", to_paired(app, conn_id, &who, r, cond, values));
+    // The rooms the old connection left stay recent on the new one.
+    let carried = super::recent::carry(old, &me, now);
+    let op = to_paired_and(app, conn_id, &who, r, (cond, values), Some(carried));
+    tx.update("my record", op);
     match partner_seat {
         // The partner is away too: its held record and seat now name us.
         Some(theirs) => {
@@ -180,15 +191,27 @@ pub async fn resume(app: &App, conn_id: &str, room: &str, token: &str) -> Result
         );
         let _ = app.store.update(op).await;
     }
+    if old.sitting_out {
+        // `sit_out` goes with the seat to the new connection.
+        let op = app.store.update_op(
+            Table::Connections,
+            keys::connection(conn_id),
+            "SET #sit = :one",
+            Some("#room = :r"),
+            vec![(":one", n(1)), (":r", s(room))],
+        );
+        let _ = app.store.update(op).await;
+    }
     let back = ServerEvent::JoinRoom {
         room: r.room.clone(),
         user: name.clone(),
         partner: Participant {
             name: r.partner_name.clone(),
             id: r.partner_pid.clone(),
+            label: None,
         },
         prompt: r.prompt.clone(),
-        resume: token.to_owned(),
+        resume: new_token,
         ends_at: (r.ends_at > 0).then(|| rfc3339_millis(r.ends_at)),
         seconds_left: (r.ends_at > 0).then(|| (r.ends_at - now).max(0).div_euclid(1000)),
         resumed: Some(true),

@@ -6,6 +6,7 @@
 use aws_sdk_dynamodb::types::Update;
 use rand::Rng;
 
+use super::labels::Share;
 use super::ops::backoff;
 use crate::app::App;
 use crate::clock::rfc3339_millis;
@@ -65,14 +66,22 @@ impl NewRoom {
         }
     }
 
-    /// The `join_room` event for side `i`.
-    pub(crate) fn event(&self, app: &App, i: usize, user: &str, partner_name: &str) -> ServerEvent {
+    /// The `join_room` event for side `i`; `partner_label` in a circle with labels.
+    pub(crate) fn event(
+        &self,
+        app: &App,
+        i: usize,
+        user: &str,
+        partner_name: &str,
+        partner_label: Option<&str>,
+    ) -> ServerEvent {
         ServerEvent::JoinRoom {
             room: self.room.clone(),
             user: user.to_owned(),
             partner: Participant {
                 name: partner_name.to_owned(),
                 id: self.pids[1 - i].clone(),
+                label: partner_label.map(str::to_owned),
             },
             prompt: self.prompt.clone(),
             resume: self.tokens[i].clone(),
@@ -139,7 +148,21 @@ pub(crate) fn member_met(
 /// the change they count committed: a plain `ADD`, never inside a pairing
 /// transaction (every pairing of the circle would contend for the shards), and
 /// retried on a conflict or a throttle so the organiser's figures stay exact.
+/// The chats are also counted in the circle's activity bucket, at the same time.
 pub(crate) async fn add_stats(app: &App, circle: &Circle, chats: i64, members: i64) {
+    add_counts(app, circle, chats, members, Share::default()).await;
+}
+
+/// [`add_stats`], with the chats' share across and within labels (`lx`, `lw`
+/// on the same counter shard, in the same write).
+pub(crate) async fn add_counts(app: &App, circle: &Circle, chats: i64, members: i64, share: Share) {
+    tokio::join!(
+        add_counters(app, circle, chats, members, share),
+        crate::activity::count_chats(app, circle, chats)
+    );
+}
+
+async fn add_counters(app: &App, circle: &Circle, chats: i64, members: i64, share: Share) {
     app.metrics
         .count_pairings(u64::try_from(chats).unwrap_or(0));
     if chats == 0 && members == 0 {
@@ -150,11 +173,17 @@ pub(crate) async fn add_stats(app: &App, circle: &Circle, chats: i64, members: i
         let op = app.store.update_op(
             Table::Groups,
             keys::stats(&circle.cid, shard),
-            "ADD #chats :c, #members :m SET #expires_at = :exp",
+            if share == Share::default() {
+                "ADD #chats :c, #members :m SET #expires_at = :exp"
+            } else {
+                "ADD #chats :c, #members :m, #lx :x, #lw :w SET #expires_at = :exp"
+            },
             None,
             vec![
                 (":c", n(chats)),
                 (":m", n(members)),
+                (":x", n(share.across)),
+                (":w", n(share.within)),
                 (":exp", n(circle.expires_at)),
             ],
         );

@@ -16,7 +16,7 @@ use super::claim::{ClaimFail, Claimed, claim, enqueue};
 use super::lobby::{self, Found, remove_stale};
 use super::matchmaker::ensure_run;
 use super::member::{Joiner, load_member};
-use super::notices::{notify_self, notify_waiters, waiting_event};
+use super::notices::{notify_self, notify_waiters, waiting_event, why};
 use super::ops::*;
 use super::prior::Prior;
 use crate::app::App;
@@ -143,7 +143,8 @@ impl<'a> Seek<'a> {
                     continue;
                 }
                 if let Some(mine) = &found.mine {
-                    notify_self(self.app, self.circle, mine, &found).await;
+                    let why = why(self.app, &self.me.seeker(), &found);
+                    notify_self(self.app, self.circle, mine, &found, why).await;
                 }
                 return Ok(());
             }
@@ -235,7 +236,7 @@ impl<'a> Seek<'a> {
             tried += 1;
             match Box::pin(claim(app, circle, &self.me, &self.prior, waiter, true)).await {
                 Ok(Claimed::Told) => {
-                    notify_waiters(app, circle, found, Some(&waiter.ticket), false).await;
+                    notify_waiters(app, circle, found, Some(&waiter.ticket), None).await;
                     return Ok(Step::Done);
                 }
                 Ok(Claimed::WaiterGone) => {
@@ -271,7 +272,8 @@ impl<'a> Seek<'a> {
         let (app, circle) = (self.app, self.circle);
         if !self.told_waiting {
             // Told before the entry exists, so no `join_room` can overtake it.
-            let waiting = waiting_event(app, circle, found.count(true));
+            let why = why(app, &self.me.seeker(), found);
+            let waiting = waiting_event(app, circle, found.count(true), why);
             if send(app, &self.me.conn, &waiting).await == Err(GatewayError::Gone) {
                 return Ok(Step::Done);
             }
@@ -299,7 +301,7 @@ impl<'a> Seek<'a> {
                     });
                 }
                 self.enqueued = true;
-                notify_waiters(app, circle, found, None, true).await;
+                notify_waiters(app, circle, found, None, Some(&self.me.seeker())).await;
                 if crowded {
                     // No second read: the matchmaker's reads stand for it.
                     Box::pin(ensure_run(app, circle)).await;

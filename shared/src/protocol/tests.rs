@@ -13,6 +13,7 @@ fn join_group_trims_and_defaults_the_name() {
             name: "Ann".into(),
             member: None,
             circle: None,
+            label: None,
         })
     );
     for frame in [
@@ -111,6 +112,7 @@ fn events_serialize_as_designed() {
         partner: Participant {
             name: "Bob".into(),
             id: "p2".into(),
+            label: None,
         },
         prompt: "Why?".into(),
         resume: "tok".into(),
@@ -144,6 +146,7 @@ fn events_serialize_as_designed() {
         from: Participant {
             name: "Ann".into(),
             id: "p1".into(),
+            label: None,
         },
         sent_at: "2026-01-01T00:00:00.000Z".into(),
         body,
@@ -161,5 +164,55 @@ fn events_serialize_as_designed() {
     assert_eq!(
         serde_json::to_value(&err).expect("serializes"),
         json!({"event":"error","code":"not_in_room","message":"nope"})
+    );
+}
+
+#[test]
+fn sit_out_takes_a_boolean_and_its_events_are_as_documented() {
+    assert_eq!(
+        ClientAction::parse(r#"{"action":"sit_out","on":true}"#),
+        Ok(ClientAction::SitOut { on: true })
+    );
+    assert_eq!(
+        ClientAction::parse(r#"{"action":"sit_out","on":false}"#),
+        Ok(ClientAction::SitOut { on: false })
+    );
+    assert_eq!(
+        ClientAction::parse(r#"{"action":"sit_out"}"#),
+        Err(ProtocolError::MissingField("on"))
+    );
+    assert!(matches!(
+        ClientAction::parse(r#"{"action":"sit_out","on":1}"#),
+        Err(ProtocolError::WrongType { field: "on", .. })
+    ));
+    assert_eq!(
+        serde_json::to_value(ServerEvent::SitOut { on: true }).expect("serializes"),
+        json!({"event":"sit_out","on":true})
+    );
+    assert_eq!(
+        serde_json::to_value(ServerEvent::RoundEnding {
+            number: 2,
+            ends_at: "t".into(),
+            seconds_left: 60,
+        })
+        .expect("serializes"),
+        json!({"event":"round_ending","number":2,"ends_at":"t","seconds_left":60})
+    );
+    let waiting = ServerEvent::Waiting {
+        group: CircleInfo {
+            name: "n".into(),
+            description: "d".into(),
+            rules: vec![],
+            expires_at: Some("e".into()),
+        },
+        waiting: 2,
+        round: None,
+        reason: Some(crate::protocol::WaitReason::JustMet),
+        retry_at: Some("r".into()),
+    };
+    assert_eq!(
+        serde_json::to_value(&waiting).expect("serializes"),
+        json!({"event":"waiting","group":{"name":"n","description":"d","rules":[],"expires_at":"e"},
+               "waiting":2,"reason":"just_met","retry_at":"r"})
     );
 }

@@ -1,6 +1,7 @@
 //! Timed rounds for networking sessions: the organiser starts them; at each
 //! round's end (a timer) every room of the circle ends with `round_over`, and
-//! everyone present is paired again at once, meeting new people first.
+//! everyone present (idle members included; not those sitting out) is paired
+//! again at once, meeting new people first.
 //!
 //! Because a round pairs everyone at once it can plan: with the same members
 //! present throughout, rounds follow a round-robin (circle method) schedule
@@ -12,7 +13,8 @@
 //!
 //! `mod.rs` starts, stops and ends rounds; `repair.rs` re-pairs a circle at a
 //! round change (end the rooms, plan, pair, seat the odd ones out);
-//! `roster.rs` keeps the round-robin roster. Whom to pair is decided by the
+//! `roster.rs` keeps the round-robin roster; `warning.rs` sends `round_ending`
+//! a round-minute before a round's end. Whom to pair is decided by the
 //! pure `crate::rules::schedule`.
 
 use crate::app::App;
@@ -46,6 +48,7 @@ pub async fn start(app: &App, circle: Circle, minutes: u32) -> Result<Circle, Ac
         due_ms: circle.round.ends_at,
     })
     .await;
+    warning::schedule(app, &circle.cid, &circle.round).await;
     repair(app, &circle, true).await?;
     Ok(circle)
 }
@@ -112,10 +115,13 @@ pub async fn round_ended(app: &App, cid: &str, round: u32) -> Result<(), ActionE
         due_ms: circle.round.ends_at,
     })
     .await;
+    warning::schedule(app, cid, &circle.round).await;
     repair(app, &circle, false).await
 }
 
 mod repair;
 mod roster;
+mod warning;
 
 use repair::{broadcast, repair};
+pub use warning::round_ending;

@@ -1,6 +1,7 @@
 //! A round change: end every open room of the circle (each once), tell
-//! everyone, plan the pairs (`rules::schedule`), pair them, and put the odd
-//! ones out through the lobby.
+//! everyone, plan the pairs (`rules::schedule`) of everyone present (waiting,
+//! just out of a room, or idle between chats; not those sitting out), pair
+//! them, and put the odd ones out through the lobby.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -17,7 +18,7 @@ use crate::presence;
 use crate::protocol::ServerEvent;
 use crate::rules::schedule::{arrange, plan};
 
-/// Someone in a round change: a connection that was waiting or whose room just ended.
+/// Someone in a round change: a connection that was waiting, idle, or whose room just ended.
 #[derive(Debug, Clone)]
 struct Person {
     conn: Connection,
@@ -98,16 +99,25 @@ pub(super) async fn repair(app: &App, circle: &Circle, first: bool) -> Result<()
         }
     }
     for c in &conns {
-        if let ConnState::Waiting { ticket, shard } = &c.state {
-            people.push(Person {
+        match &c.state {
+            ConnState::Waiting { ticket, shard } => people.push(Person {
                 conn: c.clone(),
                 prior: Prior::Waiting {
                     ticket: ticket.clone(),
                     entry: Some((circle.cid.clone(), *shard)),
                 },
-            });
+            }),
+            // Between chats (the "chat ended" screen): paired like everyone.
+            ConnState::Idle if c.mid.is_some() => people.push(Person {
+                conn: c.clone(),
+                prior: Prior::Idle,
+            }),
+            _ => {}
         }
     }
+    // Those sitting out are left out (their rooms still end). A record read
+    // before `sit_out` committed is refused by its pairing's condition.
+    people.retain(|p| !p.conn.sitting_out);
     // A connection is one person, however the index listed it (a room seen
     // from both sides, or a stale copy of a record that changed meanwhile).
     let mut seen_conns = HashSet::new();
@@ -136,7 +146,14 @@ pub(super) async fn repair(app: &App, circle: &Circle, first: bool) -> Result<()
         },
     };
     let mids: Vec<&str> = people.iter().map(Person::mid).collect();
-    let (pairs, left, scheduled) = plan(&mids, &members, &roster, circle.round.number);
+    let (pairs, left, scheduled) = {
+        let labels: Vec<Option<&str>> = people
+            .iter()
+            .map(|p| circle.labels.pick(p.conn.label.as_deref()))
+            .collect();
+        let round_labels = circle.labels.active().map(|m| (m, labels.as_slice()));
+        plan(&mids, &members, &roster, circle.round.number, round_labels)
+    };
     roster.on_schedule &= scheduled;
     roster.sat_out = left.first().map(|i| people[*i].mid().to_owned());
     save_roster(app, circle, &roster).await?;
@@ -169,6 +186,7 @@ pub(super) async fn repair(app: &App, circle: &Circle, first: bool) -> Result<()
     for i in left {
         let p = &people[i];
         let joiner = Joiner {
+            label: pairing::label_of_record(circle, &p.conn),
             conn: p.conn.connection_id.clone(),
             name: p.name().to_owned(),
             mid: p.mid().to_owned(),
@@ -229,6 +247,9 @@ async fn pair_two(
             p.conn.expires_at.min(circle.expires_at),
         )
     };
+    fn label<'p>(circle: &Circle, p: &'p Person) -> Option<&'p str> {
+        circle.labels.pick(p.conn.label.as_deref())
+    }
     let (code_a, exp_a) = identity(a);
     let (code_b, exp_b) = identity(b);
     let who_a = Identity {
@@ -238,6 +259,7 @@ async fn pair_two(
         name: a.name(),
         expires_at: exp_a,
         circle_expires_at: circle.expires_at,
+        label: None,
     };
     let who_b = Identity {
         cid: &circle.cid,
@@ -246,6 +268,7 @@ async fn pair_two(
         name: b.name(),
         expires_at: exp_b,
         circle_expires_at: circle.expires_at,
+        label: None,
     };
     let (cond_a, vals_a) = a.prior.condition();
     let (cond_b, vals_b) = b.prior.condition();
@@ -278,14 +301,20 @@ async fn pair_two(
         pairing::send(
             app,
             &a.conn.connection_id,
-            &room.event(app, 0, a.name(), b.name()),
+            &room.event(app, 0, a.name(), b.name(), label(circle, b)),
         ),
         pairing::send(
             app,
             &b.conn.connection_id,
-            &room.event(app, 1, b.name(), a.name()),
+            &room.event(app, 1, b.name(), a.name(), label(circle, a)),
         ),
-        pairing::add_stats(app, circle, 1, 0),
+        pairing::add_counts(
+            app,
+            circle,
+            1,
+            0,
+            pairing::Share::of(label(circle, a), label(circle, b)),
+        ),
     )
     .await;
     true

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use rand::seq::SliceRandom;
 
-use crate::model::{LobbyEntry, Member};
+use crate::model::{LabelMode, LobbyEntry, Member};
 
 /// The joiner as the lobby rules see it.
 #[derive(Debug, Clone)]
@@ -20,6 +20,17 @@ pub struct Seeker<'a> {
     pub avoid: Option<&'a str>,
     /// When the repeat guard ends (epoch ms).
     pub avoid_until: i64,
+    /// In a circle with labels, its mode and the seeker's label: waiters it
+    /// prefers ([`Seeker::prefers`]) come first among the never-met.
+    pub prefer: Option<(LabelMode, &'a str)>,
+}
+
+impl Seeker<'_> {
+    /// Whether a waiter with `label` is of a preferred label.
+    pub fn prefers(&self, label: Option<&str>) -> bool {
+        self.prefer
+            .is_some_and(|(mode, mine)| mode.prefers(Some(mine), label))
+    }
 }
 
 /// Whether two people may be paired now: different members, no block either way,
@@ -32,8 +43,10 @@ pub fn compatible(me: &Seeker<'_>, other: &LobbyEntry, now_ms: i64) -> bool {
         && !(other.avoid.as_deref() == Some(me.mid) && now_ms < other.avoid_until)
 }
 
-/// Ranks compatible waiters: never met first, shuffled; then by when last met.
-/// Among the never-met, those in `spread` (read from a random point of a big
+/// Ranks compatible waiters: never met first, shuffled, those of a preferred
+/// label ahead of the rest; then by when last met. Labels only reorder: a
+/// never-met waiter of any label still comes before anyone met. Within each
+/// tier of the never-met, those in `spread` (read from a random point of a big
 /// lobby) come first, so concurrent joiners go for different waiters.
 pub fn rank(
     seeker: &Seeker<'_>,
@@ -44,8 +57,9 @@ pub fn rank(
     let met = |e: &LobbyEntry| seeker.member.and_then(|m| m.last_met(&e.mid));
     // Stable sort keeps the shuffle among equals.
     candidates.sort_by_key(|e| match met(e) {
-        None => (0, !spread.contains(&e.ticket), 0),
-        Some(at) => (1, false, at),
+        None if seeker.prefers(e.label.as_deref()) => (0, !spread.contains(&e.ticket), 0),
+        None => (1, !spread.contains(&e.ticket), 0),
+        Some(at) => (2, false, at),
     });
     candidates
 }
@@ -66,6 +80,7 @@ pub(crate) fn test_entry(mid: &str) -> LobbyEntry {
         told: 0,
         expires_at: i64::MAX / 2000,
         fresh: false,
+        label: None,
     }
 }
 
@@ -87,6 +102,7 @@ mod tests {
             member: Some(&member),
             avoid: None,
             avoid_until: 0,
+            prefer: None,
         };
         for _ in 0..20 {
             let ranked = rank(
@@ -97,6 +113,57 @@ mod tests {
             let mids: Vec<&str> = ranked.iter().map(|e| e.mid.as_str()).collect();
             assert!(matches!(mids[..2], ["c", "d"] | ["d", "c"]), "{mids:?}");
             assert_eq!(mids[2..], ["b", "a"]);
+        }
+    }
+
+    #[test]
+    fn preferred_never_met_come_first_then_never_met_then_met_longest_ago() {
+        let member = Member {
+            mid: "me".into(),
+            met: vec![("old".into(), 1), ("new".into(), 9), ("mate".into(), 5)],
+            ..Member::default()
+        };
+        let labelled = |mid: &str, label: &str| LobbyEntry {
+            label: Some(label.into()),
+            ..entry(mid)
+        };
+        for (mode, mine) in [(LabelMode::Across, "B"), (LabelMode::Within, "A")] {
+            let seeker = Seeker {
+                conn: "c-me",
+                mid: "me",
+                member: Some(&member),
+                avoid: None,
+                avoid_until: 0,
+                prefer: Some((mode, mine)),
+            };
+            for _ in 0..20 {
+                let ranked = rank(
+                    &seeker,
+                    vec![
+                        labelled("new", "A"),
+                        labelled("x", "B"),
+                        labelled("p", "A"),
+                        entry("nolabel"),
+                        labelled("old", "B"),
+                        labelled("mate", "A"),
+                        labelled("q", "A"),
+                    ],
+                    &HashSet::new(),
+                );
+                let mids: Vec<&str> = ranked.iter().map(|e| e.mid.as_str()).collect();
+                // Preferred never-met (p, q: label A) first, then the other
+                // never-met (x, nolabel), then by when met: old, mate (even
+                // though preferred), new.
+                assert!(
+                    matches!(mids[..2], ["p", "q"] | ["q", "p"]),
+                    "{mode:?} {mids:?}"
+                );
+                assert!(
+                    matches!(mids[2..4], ["x", "nolabel"] | ["nolabel", "x"]),
+                    "{mids:?}"
+                );
+                assert_eq!(mids[4..], ["old", "mate", "new"]);
+            }
         }
     }
 
@@ -113,6 +180,7 @@ mod tests {
             member: Some(&member),
             avoid: Some("g"),
             avoid_until: 100,
+            prefer: None,
         };
         assert!(!compatible(&seeker, &entry("x"), 0));
         assert!(!compatible(&seeker, &entry("g"), 50));

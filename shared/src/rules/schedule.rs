@@ -2,12 +2,15 @@
 //! present, rounds follow a round-robin (circle method) schedule fixed when
 //! rounds start; otherwise a maximum matching of never-met compatible pairs,
 //! then whoever met longest ago; an odd one out is paired first next round.
+//! In a circle with labels the schedule (blind to labels) is not used: a
+//! maximum matching of never-met pairs of a preferred label comes first, then
+//! one of the never-met left, then whoever met longest ago.
 
 use std::collections::HashMap;
 
 use petgraph::graph::{NodeIndex, UnGraph};
 
-use crate::model::Member;
+use crate::model::{LabelMode, Member};
 
 /// The round-robin roster fixed when rounds start.
 #[derive(Debug, Clone, Default)]
@@ -25,13 +28,18 @@ pub struct Roster {
 /// Pairs of indexes into the people present, and who is left over.
 pub type Pairing = (Vec<(usize, usize)>, Vec<usize>);
 
+/// Each present member's label (aligned with `mids`) and the circle's mode.
+pub type RoundLabels<'a> = Option<(LabelMode, &'a [Option<&'a str>])>;
+
 /// Whom to pair this round: index pairs into `mids`, who is left over, and
-/// whether the round-robin schedule was followed.
+/// whether the round-robin schedule was followed. `labels`: in a circle with
+/// labels, each member's label and the mode.
 pub fn plan(
     mids: &[&str],
     members: &HashMap<String, Member>,
     roster: &Roster,
     round: u32,
+    labels: RoundLabels<'_>,
 ) -> (Vec<(usize, usize)>, Vec<usize>, bool) {
     let blocked = |a: &str, b: &str| {
         members.get(a).is_some_and(|m| m.blocked.contains(b))
@@ -39,6 +47,7 @@ pub fn plan(
     };
     let compatible = |a: usize, b: usize| mids[a] != mids[b] && !blocked(mids[a], mids[b]);
     if roster.on_schedule
+        && labels.is_none()
         && let Some((pairs, left)) = scheduled(mids, roster, round)
         && pairs.iter().all(|&(a, b)| compatible(a, b))
     {
@@ -50,21 +59,18 @@ pub fn plan(
             .and_then(|m| m.last_met(mids[b]))
             .is_none()
     };
-    // 1. As many never-met pairs as possible.
     let n = mids.len();
-    let mut graph: UnGraph<(), ()> = UnGraph::with_capacity(n, 0);
-    let nodes: Vec<NodeIndex> = (0..n).map(|_| graph.add_node(())).collect();
-    for a in 0..n {
-        for b in a + 1..n {
-            if compatible(a, b) && never(a, b) {
-                graph.add_edge(nodes[a], nodes[b], ());
-            }
-        }
+    let preferred =
+        |a: usize, b: usize| labels.is_some_and(|(mode, of)| mode.prefers(of[a], of[b]));
+    let mut mate: Vec<Option<usize>> = vec![None; n];
+    // 1. As many never-met pairs of a preferred label as possible (with
+    // labels), then as many never-met pairs as possible among the rest.
+    if labels.is_some() {
+        match_most(&mut mate, |a, b| {
+            compatible(a, b) && never(a, b) && preferred(a, b)
+        });
     }
-    let matching = petgraph::algo::maximum_matching(&graph);
-    let mut mate: Vec<Option<usize>> = (0..n)
-        .map(|a| matching.mate(nodes[a]).map(|m| m.index()))
-        .collect();
+    match_most(&mut mate, |a, b| compatible(a, b) && never(a, b));
     // Whoever sat out last round is paired first this round: swap them in.
     if let Some(pref) = roster
         .sat_out
@@ -104,6 +110,26 @@ pub fn plan(
         .collect();
     let left = (0..n).filter(|a| mate[*a].is_none()).collect();
     (pairs, left, false)
+}
+
+/// Adds a maximum matching of the unmatched, over the pairs `edge` allows.
+fn match_most(mate: &mut [Option<usize>], edge: impl Fn(usize, usize) -> bool) {
+    let free: Vec<usize> = (0..mate.len()).filter(|a| mate[*a].is_none()).collect();
+    let mut graph: UnGraph<(), ()> = UnGraph::with_capacity(free.len(), 0);
+    let nodes: Vec<NodeIndex> = free.iter().map(|_| graph.add_node(())).collect();
+    for (i, &a) in free.iter().enumerate() {
+        for (j, &b) in free.iter().enumerate().skip(i + 1) {
+            if edge(a, b) {
+                graph.add_edge(nodes[i], nodes[j], ());
+            }
+        }
+    }
+    let matching = petgraph::algo::maximum_matching(&graph);
+    for (i, &a) in free.iter().enumerate() {
+        if let Some(m) = matching.mate(nodes[i]) {
+            mate[a] = Some(free[m.index()]);
+        }
+    }
 }
 
 /// The seat pairs of circle-method round `i` for `players` seats (even).
@@ -270,7 +296,7 @@ mod tests {
         for round in 1..=rounds {
             let mids: Vec<&str> = names.iter().map(String::as_str).collect();
             let r = if stable { r.clone() } else { Roster::default() };
-            let (pairs, _, _) = plan(&mids, &members, &r, round);
+            let (pairs, _, _) = plan(&mids, &members, &r, round, None);
             for &(a, b) in &pairs {
                 let at = i64::from(round);
                 members
@@ -323,7 +349,7 @@ mod tests {
         };
         let mids: Vec<&str> = names.iter().map(String::as_str).collect();
         for round in 1..=7 {
-            let (pairs, _, on) = plan(&mids, &members, &r, round);
+            let (pairs, _, on) = plan(&mids, &members, &r, round, None);
             assert!(on, "round {round} follows the schedule");
             let repeats = pairs
                 .iter()
@@ -343,11 +369,87 @@ mod tests {
         let members = HashMap::new();
         let mids: Vec<&str> = names.iter().map(String::as_str).collect();
         let mut r = Roster::default();
-        let (pairs, left, _) = plan(&mids, &members, &r, 1);
+        let (pairs, left, _) = plan(&mids, &members, &r, 1, None);
         assert_eq!((pairs.len(), left.len()), (2, 1));
         r.sat_out = Some(names[left[0]].clone());
-        let (pairs, _, _) = plan(&mids, &members, &r, 2);
+        let (pairs, _, _) = plan(&mids, &members, &r, 2, None);
         assert!(pairs.iter().any(|&(a, b)| a == left[0] || b == left[0]));
+    }
+
+    /// How many of `pairs` join two different labels.
+    fn across(pairs: &[(usize, usize)], labels: &[Option<&str>]) -> usize {
+        pairs
+            .iter()
+            .filter(|(a, b)| LabelMode::Across.prefers(labels[*a], labels[*b]))
+            .count()
+    }
+
+    #[test]
+    fn with_labels_rounds_maximise_never_met_preferred_pairs() {
+        // Mentors m0, m1, m6, m7 and mentees m2..m5: the schedule, blind to
+        // labels, pairs seat 0 with 7, 1 with 6, ...: never across.
+        let names: Vec<String> = (0..8).map(|i| format!("m{i}")).collect();
+        let mids: Vec<&str> = names.iter().map(String::as_str).collect();
+        let labels: Vec<Option<&str>> = (0..8)
+            .map(|i| {
+                Some(if [0, 1, 6, 7].contains(&i) {
+                    "mentor"
+                } else {
+                    "mentee"
+                })
+            })
+            .collect();
+        let members = HashMap::new();
+        let r = roster(&names);
+        let (naive, _, _) = plan(&mids, &members, &r, 1, None);
+        let (pairs, left, on) = plan(
+            &mids,
+            &members,
+            &r,
+            1,
+            Some((LabelMode::Across, labels.as_slice())),
+        );
+        assert!(!on, "the schedule is blind to labels");
+        assert!(left.is_empty());
+        assert_eq!(across(&pairs, &labels), 4, "{pairs:?}");
+        assert!(across(&naive, &labels) < 4, "the naive plan: {naive:?}");
+        // Within: mentors with mentors.
+        let (pairs, _, _) = plan(
+            &mids,
+            &members,
+            &r,
+            1,
+            Some((LabelMode::Within, labels.as_slice())),
+        );
+        assert_eq!(across(&pairs, &labels), 0, "{pairs:?}");
+        // Labels never leave anyone out: 3 mentors, 1 mentee.
+        let few: Vec<Option<&str>> = [Some("a"), Some("a"), Some("a"), Some("b")].into();
+        let (pairs, left, _) = plan(
+            &mids[..4],
+            &members,
+            &Roster::default(),
+            1,
+            Some((LabelMode::Across, few.as_slice())),
+        );
+        assert_eq!((pairs.len(), left.len(), across(&pairs, &few)), (2, 0, 1));
+    }
+
+    /// A 1,000-member round with four even labels pairs everyone, every pair
+    /// across labels; without labels it pairs everyone too.
+    #[test]
+    fn a_thousand_member_round_with_labels_pairs_everyone_across() {
+        let names: Vec<String> = (0..1000).map(|i| format!("m{i:04}")).collect();
+        let mids: Vec<&str> = names.iter().map(String::as_str).collect();
+        let labels: Vec<Option<&str>> = (0..1000)
+            .map(|i| Some(["a", "b", "c", "d"][i % 4]))
+            .collect();
+        let members = HashMap::new();
+        let l = Some((LabelMode::Across, labels.as_slice()));
+        let (pairs, left, _) = plan(&mids, &members, &Roster::default(), 1, l);
+        assert_eq!((pairs.len(), left.len()), (500, 0));
+        assert_eq!(across(&pairs, &labels), 500);
+        let (pairs, left, _) = plan(&mids, &members, &Roster::default(), 1, None);
+        assert_eq!((pairs.len(), left.len()), (500, 0));
     }
 
     #[test]
@@ -362,7 +464,7 @@ mod tests {
         m0.blocked.insert("m2".into());
         members.insert("m0".into(), m0);
         let mids: Vec<&str> = names.iter().map(String::as_str).collect();
-        let (pairs, left, _) = plan(&mids, &members, &Roster::default(), 1);
+        let (pairs, left, _) = plan(&mids, &members, &Roster::default(), 1, None);
         assert!(left.is_empty());
         assert!(pairs.contains(&(0, 3)), "{pairs:?}");
         assert!(pairs.contains(&(1, 2)), "{pairs:?}");
