@@ -20,7 +20,7 @@
 #      POST /groups events;
 #   5. `cargo lambda build --release --arm64 --output-format zip` of all functions
 #      in one cargo invocation, printing each bootstrap.zip size; fails if
-#      any arm64 zip is 2,100,000 bytes or more.
+#      any arm64 zip is 2,300,000 bytes or more.
 #
 #   infra/scripts/check-deploy.sh [--no-release]
 #
@@ -191,7 +191,7 @@ if [ "$release" = 1 ]; then
   # Lambda cold start grows with the package (docs/deploy.md, "Package size").
   # The limit is for the arm64 artifacts that are deployed; an x86-64 fallback
   # build only reports. Every binary in functions/src/bin is a function.
-  limit=2100000
+  limit=2300000
   over=()
   for src in functions/src/bin/*.rs; do
     bin=$(basename "$src" .rs)

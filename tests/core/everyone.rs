@@ -154,6 +154,22 @@ async fn sitting_out_while_waiting_leaves_the_lobby() {
     h.assert_invariants().await;
 }
 
+/// Sitting out belongs to its circle: entering another one starts with it off.
+#[tokio::test]
+async fn sitting_out_in_one_circle_does_not_follow_into_another() {
+    let (h, _c, conns) = crowd(1).await;
+    let a = &conns[0];
+    sit_out(&h, a, true).await;
+    assert_eq!(state_of(&h, a).await, (ConnState::Idle, true));
+    let other = h.group("another").await;
+    h.join_as(a, &other, "a", &member_secret(1)).await;
+    let (state, sitting) = state_of(&h, a).await;
+    assert!(matches!(state, ConnState::Waiting { .. }), "{state:?}");
+    assert!(!sitting);
+    assert_eq!(h.lobby_entries().await.values().flatten().count(), 1);
+    h.assert_invariants().await;
+}
+
 #[tokio::test]
 async fn sit_out_needs_a_join_and_a_boolean() {
     let h = Harness::new().await;

@@ -128,6 +128,13 @@ async fn bad_bodies_get_400_naming_the_field_and_store_nothing() {
     let res = raw(&h, "POST", "/groups", &vec![b' '; 20_000]).await;
     assert_eq!(res.status, 413);
     assert_eq!(raw(&h, "DELETE", "/groups", b"").await.status, 405);
+    for path in [
+        "/groups/ABCD2345/reports",
+        "/groups/ABCD2345/qr",
+        "/groups/ABCD2345/activity.csv",
+    ] {
+        assert_eq!(raw(&h, "PUT", path, b"").await.status, 405, "{path}");
+    }
     assert_eq!(raw(&h, "GET", "/nope", b"").await.status, 404);
     assert_eq!(get(&h, "/groups").await.1["groups"], json!([]));
 }

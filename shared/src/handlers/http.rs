@@ -209,7 +209,7 @@ pub async fn handle(app: &App, req: HttpRequest<'_>) -> HttpResponse {
                     | ("POST" | "DELETE", "rounds")
             );
             if !known {
-                let insight = matches!(*action, "activity.csv" | "announce");
+                let insight = matches!(*action, "activity.csv" | "announce" | "reports" | "qr");
                 return if insight || matches!(*action, "organizer" | "code" | "remove" | "rounds") {
                     method_not_allowed(m)
                 } else {

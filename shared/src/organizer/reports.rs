@@ -16,7 +16,10 @@ use crate::protocol::ExcerptItem;
 /// Reports on one page of the organiser's view.
 pub const REPORTS_PAGE: i32 = 25;
 /// Reported members listed with their counts, at most.
-pub const COUNTS_SHOWN: i32 = 100;
+pub const COUNTS_SHOWN: usize = 100;
+/// Count items read to find the most reported (one per reported member: a
+/// circle has far fewer members than this).
+const COUNTS_READ: usize = 100_000;
 /// An excerpt's cap, in bytes of its JSON: the newest messages that fit are kept.
 pub const MAX_EXCERPT_BYTES: usize = 4096;
 /// A page cursor longer than this is refused.
@@ -208,15 +211,15 @@ pub async fn page(app: &App, cid: &str, after: Option<&str>) -> Result<ReportsPa
     })
 }
 
-/// The reported members with their counts, most reported first (one Query,
-/// at most [`COUNTS_SHOWN`]).
+/// The reported members with their counts, most reported first (at most
+/// [`COUNTS_SHOWN`]). Every count item is read (one Query page holds
+/// thousands of these small items), so no number of reported members can push
+/// the most reported one out of the list.
 pub async fn counts(app: &App, cid: &str) -> Result<Vec<ReportedCount>, StoreError> {
     let mut q = QuerySpec::partition(Table::Groups, "pk", keys::report_counts_pk(cid));
     q.consistent = false;
-    q.limit = Some(COUNTS_SHOWN);
-    let got = app.store.query(q).await?;
-    let mut counts: Vec<ReportedCount> = got
-        .items
+    let items = app.store.query_all(q, COUNTS_READ).await?;
+    let mut counts: Vec<ReportedCount> = items
         .iter()
         .map(|i| ReportedCount {
             member_id: opt_s(i, "sk").unwrap_or_default(),
@@ -225,6 +228,7 @@ pub async fn counts(app: &App, cid: &str) -> Result<Vec<ReportedCount>, StoreErr
         })
         .collect();
     counts.sort_by(|a, b| b.reports.cmp(&a.reports).then(a.name.cmp(&b.name)));
+    counts.truncate(COUNTS_SHOWN);
     Ok(counts)
 }
 

@@ -62,7 +62,7 @@ pub async fn join(app: &App, conn_id: &str, req: JoinRequest<'_>) -> Result<(), 
         wanted.push((Table::Groups, keys::member(cid, mid), true));
     }
     let got = app.store.batch_get(&wanted).await?;
-    let conn = parse_connection(app, got[1].as_ref())?.ok_or(ActionError::UnknownConnection)?;
+    let mut conn = parse_connection(app, got[1].as_ref())?.ok_or(ActionError::UnknownConnection)?;
     if conn.throttled_until > app.now_ms() {
         return Err(ActionError::RateLimited);
     }
@@ -98,6 +98,12 @@ pub async fn join(app: &App, conn_id: &str, req: JoinRequest<'_>) -> Result<(), 
         }
     };
     let in_this_circle = conn.cid.as_deref() == Some(circle.cid.as_str());
+    // Sitting out belongs to the circle it was chosen in: entering another
+    // circle starts with it off.
+    if conn.sitting_out && !in_this_circle {
+        super::sit_out::clear(app, &conn).await?;
+        conn.sitting_out = false;
+    }
     let mid = match req.member {
         Some(secret) => app.settings.hash_key.member_id(&circle.cid, secret),
         None => match (&conn.mid, in_this_circle) {

@@ -115,7 +115,7 @@ async fn set(app: &App, me: &Connection) -> Result<(), StoreError> {
 }
 
 /// Comes back: the flag goes, whatever the state.
-async fn clear(app: &App, me: &Connection) -> Result<(), StoreError> {
+pub(crate) async fn clear(app: &App, me: &Connection) -> Result<(), StoreError> {
     let op = app.store.update_op(
         Table::Connections,
         keys::connection(&me.connection_id),

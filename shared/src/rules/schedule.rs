@@ -4,7 +4,8 @@
 //! then whoever met longest ago; an odd one out is paired first next round.
 //! In a circle with labels the schedule (blind to labels) is not used: a
 //! maximum matching of never-met pairs of a preferred label comes first, then
-//! one of the never-met left, then whoever met longest ago.
+//! one of the never-met left, then whoever met longest ago; if that leaves
+//! fewer never-met pairs than ignoring labels would, labels are ignored.
 
 use std::collections::HashMap;
 
@@ -65,12 +66,21 @@ pub fn plan(
     let mut mate: Vec<Option<usize>> = vec![None; n];
     // 1. As many never-met pairs of a preferred label as possible (with
     // labels), then as many never-met pairs as possible among the rest.
+    let never_met = |a: usize, b: usize| compatible(a, b) && never(a, b);
     if labels.is_some() {
-        match_most(&mut mate, |a, b| {
-            compatible(a, b) && never(a, b) && preferred(a, b)
-        });
+        match_most(&mut mate, |a, b| never_met(a, b) && preferred(a, b));
     }
-    match_most(&mut mate, |a, b| compatible(a, b) && never(a, b));
+    match_most(&mut mate, never_met);
+    // Preferring a label never costs a never-met pair: when the label-first
+    // matching has fewer never-met pairs than a label-blind one, that one wins.
+    if labels.is_some() {
+        let mut blind: Vec<Option<usize>> = vec![None; n];
+        match_most(&mut blind, never_met);
+        let matched = |m: &[Option<usize>]| m.iter().filter(|x| x.is_some()).count();
+        if matched(&blind) > matched(&mate) {
+            mate = blind;
+        }
+    }
     // Whoever sat out last round is paired first this round: swap them in.
     if let Some(pref) = roster
         .sat_out
@@ -432,6 +442,32 @@ mod tests {
             Some((LabelMode::Across, few.as_slice())),
         );
         assert_eq!((pairs.len(), left.len(), across(&pairs, &few)), (2, 0, 1));
+    }
+
+    /// A–B preferred and never met, A–C and B–D never met but same label, C–D
+    /// met: label-first would pair A–B and then C–D again; two new pairs win.
+    #[test]
+    fn labels_never_cost_a_never_met_pair() {
+        let names: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        let mids: Vec<&str> = names.iter().map(String::as_str).collect();
+        let labels: Vec<Option<&str>> = vec![Some("x"), Some("y"), Some("x"), Some("y")];
+        let mut members: HashMap<String, Member> = HashMap::new();
+        let met = |mid: &str, other: &[&str]| Member {
+            mid: mid.into(),
+            met: other.iter().map(|o| ((*o).to_owned(), 1)).collect(),
+            ..Member::default()
+        };
+        // Besides C–D, only A–B crosses labels unmet: A–D and C–B have met.
+        members.insert("a".into(), met("a", &["d"]));
+        members.insert("b".into(), met("b", &["c"]));
+        members.insert("c".into(), met("c", &["d", "b"]));
+        members.insert("d".into(), met("d", &["c", "a"]));
+        let l = Some((LabelMode::Across, labels.as_slice()));
+        let (pairs, left, _) = plan(&mids, &members, &Roster::default(), 1, l);
+        assert!(left.is_empty());
+        let mut pairs = pairs;
+        pairs.sort();
+        assert_eq!(pairs, vec![(0, 2), (1, 3)], "A–C and B–D, both new");
     }
 
     /// A 1,000-member round with four even labels pairs everyone, every pair
