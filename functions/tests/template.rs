@@ -550,7 +550,15 @@ fn each_function_gets_only_the_rights_it_uses() {
                 ])
                 .collect(),
         ),
-        ("ws-leave-room", joins.clone()),
+        // "next" with requeue can start a matchmaker run.
+        (
+            "ws-leave-room",
+            joins
+                .iter()
+                .copied()
+                .chain([("dynamodb:BatchGetItem", g), timers])
+                .collect(),
+        ),
         ("ws-default", vec![manage]),
         ("timer", rounds.clone()),
         (
@@ -659,7 +667,12 @@ fn timers_run_on_an_sqs_queue_read_by_the_timer_function() {
         Some("TimerDeadLetterQueue")
     );
     // Every function that schedules timers is told where the queue is.
-    for bin in ["ws-disconnect", HTTP_API_BINARY, TIMER_BINARY] {
+    for bin in [
+        "ws-disconnect",
+        "ws-leave-room",
+        HTTP_API_BINARY,
+        TIMER_BINARY,
+    ] {
         let id = function_of_binary(&t, bin);
         let env = at(props(resources(&t)[&id]), &["Environment", "Variables"]);
         assert_eq!(

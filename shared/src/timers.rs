@@ -43,6 +43,16 @@ pub enum Timer {
         /// When to warn (epoch ms): a round-minute before the round's end.
         due_ms: i64,
     },
+    /// The keep-in-touch lines of `room` in circle `cid` written 10 minutes
+    /// before `due_ms` (or earlier) are forgotten: deleted, not left to TTL.
+    ForgetContacts {
+        /// The circle's stable id.
+        cid: String,
+        /// The room whose lines they are.
+        room: String,
+        /// Ten minutes after the line that scheduled it (epoch ms).
+        due_ms: i64,
+    },
     /// Circle `cid` reaches its end: everyone still connected is told
     /// (`circle_ended`, `expired`) and closed. SQS delays stop at 15 minutes,
     /// so this one arrives early many times and is put back until due.
@@ -61,6 +71,7 @@ impl Timer {
             Timer::ResumeExpiry { due_ms, .. }
             | Timer::RoundEnd { due_ms, .. }
             | Timer::RoundEnding { due_ms, .. }
+            | Timer::ForgetContacts { due_ms, .. }
             | Timer::CircleEnd { due_ms, .. } => *due_ms,
         }
     }

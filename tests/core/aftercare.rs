@@ -187,9 +187,22 @@ async fn keep_in_touch_from_one_side_only_delivers_nothing_and_expires() {
         json!({"action":"keep_in_touch","room":room,"contact":"mine"}),
     )
     .await;
-    // Ten minutes later, still chatting, the other side asks too: the first
-    // line has lapsed, nothing is exchanged.
-    h.clock.advance(Duration::from_secs(10 * 60 + 1));
+    // Ten minutes later its timer has removed the line from the table (not
+    // left to TTL); the other side asks too: nothing is exchanged.
+    let lines = |items: Vec<circle_shared::db::Item>| {
+        items
+            .iter()
+            .filter(|i| opt_s(i, "pk").is_some_and(|pk| pk.starts_with("K#")))
+            .flat_map(|i| i.keys().filter(|k| k.starts_with("s_")).cloned())
+            .count()
+    };
+    assert_eq!(lines(h.scan(Table::Groups).await), 1, "the line is held");
+    h.advance(Duration::from_secs(10 * 60 + 1)).await;
+    assert_eq!(
+        lines(h.scan(Table::Groups).await),
+        0,
+        "forgotten at 10 minutes"
+    );
     act(
         &h,
         &partners[0],

@@ -20,6 +20,9 @@ pub async fn fire(app: &App, timer: &Timer) -> Result<(), ActionError> {
         Timer::RoundEnding { cid, round, .. } => {
             crate::rounds::round_ending(app, cid, *round).await
         }
+        Timer::ForgetContacts { cid, room, due_ms } => {
+            crate::pairing::forget_contacts(app, cid, room, *due_ms).await
+        }
         Timer::CircleEnd { cid, due_ms } => {
             crate::organizer::lifecycle::circle_end(app, cid, *due_ms).await
         }

@@ -12,7 +12,9 @@
 //!   whole item; the write that finds the other slot filled is the one that
 //!   completes the pair (DynamoDB orders writes to one item), so exactly one
 //!   delivers both lines, then empties the slots and leaves a `done` mark
-//!   until the item expires (10 minutes after the last write).
+//!   until the item expires (10 minutes after the last write). A first line
+//!   schedules [`Timer::ForgetContacts`], which removes it 10 minutes later
+//!   if it is still there: TTL alone may take days.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -26,6 +28,7 @@ use crate::error::ActionError;
 use crate::model::Connection;
 use crate::protocol::{Rating, ServerEvent};
 use crate::ratelimit::Kind;
+use crate::timers::Timer;
 
 /// How long a keep-in-touch line is held (and how long a room stays recent).
 pub const HOLD_MS: i64 = 10 * 60 * 1000;
@@ -135,6 +138,14 @@ pub async fn keep_in_touch(
         _ => None,
     });
     let Some((theirs, other)) = other else {
+        // The first line: it is forgotten 10 minutes from now unless the
+        // other side asks first (TTL alone could keep it for days).
+        let forget = Timer::ForgetContacts {
+            cid: r.cid.clone(),
+            room: r.room.clone(),
+            due_ms: now + HOLD_MS,
+        };
+        app.schedule(forget).await;
         return Ok(());
     };
     // Ours completed the pair: deliver both lines, then forget them.
@@ -156,6 +167,46 @@ pub async fn keep_in_touch(
         None,
         vec![(":t", AttributeValue::Bool(true))],
     );
-    app.store.update(done).await?;
+    if app.store.update(done).await.is_err() {
+        // Both lines went out: the member is answered; the slots expire with
+        // the item's TTL. Nothing personal in the log.
+        tracing::warn!(failed = 1, "keep_in_touch cleanup write failed");
+    }
+    Ok(())
+}
+
+/// The [`Timer::ForgetContacts`] timer: removes each line of `room` written
+/// 10 minutes before `due_ms` or earlier (a line written since stays, for its
+/// own timer), each on a condition that it is still that line.
+pub async fn forget_contacts(
+    app: &App,
+    cid: &str,
+    room: &str,
+    due_ms: i64,
+) -> Result<(), ActionError> {
+    let key = keys::keep_in_touch(cid, room);
+    let Some(item) = app.store.get(Table::Groups, key.clone(), true).await? else {
+        return Ok(());
+    };
+    let cut = due_ms - HOLD_MS;
+    for (slot, line) in &item {
+        let AttributeValue::M(line) = line else {
+            continue;
+        };
+        let Some(at) = opt_n(line, "at").filter(|at| slot.starts_with("s_") && *at <= cut) else {
+            continue;
+        };
+        let op = app.store.update_op(
+            Table::Groups,
+            key.clone(),
+            &format!("REMOVE #{slot}"),
+            Some(&format!("#{slot}.#at = :at")),
+            vec![(":at", n(at))],
+        );
+        match app.store.update(op).await {
+            Ok(()) | Err(StoreError::ConditionFailed) => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
     Ok(())
 }

@@ -101,7 +101,7 @@ pub async fn join(app: &App, conn_id: &str, req: JoinRequest<'_>) -> Result<(), 
     // Sitting out belongs to the circle it was chosen in: entering another
     // circle starts with it off.
     if conn.sitting_out && !in_this_circle {
-        super::sit_out::clear(app, &conn).await?;
+        super::ops::stop_sitting_out(app, &conn).await?;
         conn.sitting_out = false;
     }
     let mid = match req.member {

@@ -53,7 +53,7 @@ mod seek;
 mod sit_out;
 
 pub use crate::rules::matching::{Seeker, compatible};
-pub use aftercare::{feedback, keep_in_touch};
+pub use aftercare::{feedback, forget_contacts, keep_in_touch};
 pub(crate) use join::seek_for_round;
 pub use join::{JoinRequest, connect, join};
 pub(crate) use labels::{Share, of_record as label_of_record};

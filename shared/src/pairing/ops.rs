@@ -300,3 +300,20 @@ async fn mark(app: &App, conn_id: &str, now: i64) -> Result<i64, StoreError> {
         Err(err) => Err(err),
     }
 }
+
+/// `sit_out` off: the flag goes, whatever the state (also when a connection
+/// enters another circle: sitting out belongs to the circle it was chosen in).
+pub(crate) async fn stop_sitting_out(app: &App, me: &Connection) -> Result<(), StoreError> {
+    let op = app.store.update_op(
+        Table::Connections,
+        keys::connection(&me.connection_id),
+        "REMOVE #sit",
+        Some("attribute_exists(#sit)"),
+        vec![],
+    );
+    match app.store.update(op).await {
+        // Cleared meanwhile (another `sit_out` off): nothing left to do.
+        Err(StoreError::ConditionFailed) => Ok(()),
+        other => other,
+    }
+}

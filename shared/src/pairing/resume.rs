@@ -121,7 +121,12 @@ pub async fn resume(app: &App, conn_id: &str, room: &str, token: &str) -> Result
         ),
     );
     // The rooms the old connection left stay recent on the new one.
-    let carried = super::recent::carry(old, &me, now);
+    let mut carried = super::recent::carry(old, &me, now);
+    if old.sitting_out {
+        // `sit_out` goes with the seat to the new connection.
+        carried.0.push_str(", #sit = :sitcarry");
+        carried.1.push((":sitcarry", n(1)));
+    }
     let op = to_paired_and(app, conn_id, &who, r, (cond, values), Some(carried));
     tx.update("my record", op);
     match partner_seat {
@@ -188,17 +193,6 @@ pub async fn resume(app: &App, conn_id: &str, room: &str, token: &str) -> Result
             "SET #paway = :until",
             Some("#room = :r"),
             vec![(":until", n(theirs.until)), (":r", s(room))],
-        );
-        let _ = app.store.update(op).await;
-    }
-    if old.sitting_out {
-        // `sit_out` goes with the seat to the new connection.
-        let op = app.store.update_op(
-            Table::Connections,
-            keys::connection(conn_id),
-            "SET #sit = :one",
-            Some("#room = :r"),
-            vec![(":one", n(1)), (":r", s(room))],
         );
         let _ = app.store.update(op).await;
     }

@@ -5,7 +5,7 @@
 //! no pairing can commit for someone sitting out, however it races.
 
 use super::join::requeue;
-use super::ops::{backoff, get_connection, send, throttle};
+use super::ops::{backoff, get_connection, send, stop_sitting_out, throttle};
 use super::prior::Prior;
 use crate::app::App;
 use crate::db::attr::{n, s};
@@ -37,7 +37,7 @@ pub async fn sit_out(app: &App, conn_id: &str, on: bool) -> Result<(), ActionErr
         let result = if on {
             set(app, &me).await
         } else {
-            clear(app, &me).await
+            stop_sitting_out(app, &me).await
         };
         match result {
             Ok(()) => break Some(me),
@@ -111,21 +111,5 @@ async fn set(app: &App, me: &Connection) -> Result<(), StoreError> {
             );
             app.store.update(op).await
         }
-    }
-}
-
-/// Comes back: the flag goes, whatever the state.
-pub(crate) async fn clear(app: &App, me: &Connection) -> Result<(), StoreError> {
-    let op = app.store.update_op(
-        Table::Connections,
-        keys::connection(&me.connection_id),
-        "REMOVE #sit",
-        Some("attribute_exists(#sit)"),
-        vec![],
-    );
-    match app.store.update(op).await {
-        // Cleared meanwhile (another `sit_out` off): nothing left to do.
-        Err(StoreError::ConditionFailed) => Ok(()),
-        other => other,
     }
 }
